@@ -1,0 +1,314 @@
+"""Loading the config directory: both files, expanded, cross-checked, frozen.
+
+``load_config`` is the one entry point. It reads ``llm_config.toml`` and
+``provider_metadata.toml`` from the config directory (argument, else
+``$ORCHESTRATOR_CONFIG_DIR``, else ``~/.auto-coder``), expands ``${VAR}``
+references from the environment it is given, checks every cross-reference and
+returns an :class:`OrchestratorConfig` with the warnings it found.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._diagnostics import ConfigWarning
+from ._errors import (
+    ConfigError,
+    ConfigFileNotFoundError,
+    ConfigValueError,
+    UnknownBackendError,
+    UnknownProviderError,
+    UnsetVariableError,
+)
+from ._expand import ExpansionError, UnsetVariable, expand_tree
+from ._llm_config import BackendConfig, LLMConfig, MessageBackendConfig, parse_llm_config
+from ._provider_metadata import ProviderConfig, ProviderTables, parse_provider_metadata
+from ._registry import available_adapter_names
+from ._toml import read_toml
+
+LLM_CONFIG_FILE = "llm_config.toml"
+PROVIDER_METADATA_FILE = "provider_metadata.toml"
+CONFIG_DIR_VARIABLE = "ORCHESTRATOR_CONFIG_DIR"
+
+
+def default_config_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """``$ORCHESTRATOR_CONFIG_DIR`` when set, else ``~/.auto-coder``."""
+    environ = os.environ if environ is None else environ
+    configured = environ.get(CONFIG_DIR_VARIABLE)
+    return Path(configured).expanduser() if configured else Path.home() / ".auto-coder"
+
+
+@dataclass(frozen=True)
+class OrchestratorConfig:
+    """Both config files, validated against each other.
+
+    Attributes:
+        config_dir: the directory both files were read from.
+        backends: every ``[backends.<name>]`` table, in file order.
+        message_backend: the default backend and the fallback order, resolved:
+            ``default`` is always set and ``order`` lists enabled backends only.
+        providers: ``{backend: (ProviderConfig, ...)}`` in rotation order, for
+            every backend (empty tuple in fallback mode).
+        warnings: everything worth telling the user that was not an error.
+    """
+
+    config_dir: Path
+    backends: Mapping[str, BackendConfig]
+    message_backend: MessageBackendConfig
+    providers: Mapping[str, tuple[ProviderConfig, ...]]
+    warnings: tuple[ConfigWarning, ...] = field(default=())
+
+    def backend(self, name: str) -> BackendConfig:
+        """The backend called ``name``; raises UnknownBackendError otherwise."""
+        try:
+            return self.backends[name]
+        except KeyError:
+            raise UnknownBackendError(name, list(self.backends)) from None
+
+    def providers_for(self, backend: str) -> tuple[ProviderConfig, ...]:
+        """The backend's providers in rotation order (empty in fallback mode)."""
+        self.backend(backend)
+        return self.providers[backend]
+
+    @property
+    def llm_config_path(self) -> Path:
+        return self.config_dir / LLM_CONFIG_FILE
+
+    @property
+    def provider_metadata_path(self) -> Path:
+        return self.config_dir / PROVIDER_METADATA_FILE
+
+
+def load_config(
+    config_dir: Path | str | None = None, *, environ: Mapping[str, str] | None = None
+) -> OrchestratorConfig:
+    """Read, expand and cross-check both config files.
+
+    Args:
+        config_dir: the directory; None means :func:`default_config_dir`.
+        environ: where ``${VAR}`` values come from; defaults to ``os.environ``,
+            which is only read.
+
+    Raises:
+        ConfigError: a subclass naming the file, table, key (and line, for
+            syntax errors) of the first problem found.
+    """
+    environ = os.environ if environ is None else environ
+    directory = (
+        Path(config_dir).expanduser() if config_dir else default_config_dir(environ)
+    ).absolute()
+    llm_path = directory / LLM_CONFIG_FILE
+    metadata_path = directory / PROVIDER_METADATA_FILE
+
+    llm_data = _expanded(read_toml(llm_path), environ, llm_path)
+    llm, warnings, llm_secrets = parse_llm_config(llm_data, llm_path)
+    if llm_secrets:
+        warnings.extend(_permission_warnings(llm_path))
+
+    tables: ProviderTables = {}
+    try:
+        raw_metadata = read_toml(metadata_path)
+    except ConfigFileNotFoundError:
+        warnings.append(ConfigWarning(f"{PROVIDER_METADATA_FILE} not found", file=metadata_path))
+    else:
+        metadata_data = _expanded(raw_metadata, environ, metadata_path)
+        tables = parse_provider_metadata(metadata_data, metadata_path)
+        if any(p.env for providers in tables.values() for p in providers.values()):
+            warnings.extend(_permission_warnings(metadata_path))
+
+    llm = _with_implicit_backends(llm, llm_path, warnings)
+    _check_adapters(llm, llm_path)
+    providers = _providers_in_rotation_order(llm, tables, llm_path, metadata_path, warnings)
+    message_backend = _resolve_message_backend(llm, llm_path, warnings)
+    return OrchestratorConfig(
+        config_dir=directory,
+        backends=dict(llm.backends),
+        message_backend=message_backend,
+        providers=providers,
+        warnings=tuple(warnings),
+    )
+
+
+def _expanded(data: dict[str, Any], environ: Mapping[str, str], file: Path) -> dict[str, Any]:
+    try:
+        expanded: dict[str, Any] = expand_tree(data, environ)
+    except ExpansionError as exc:
+        # provider_metadata paths are (backend, provider, key); llm_config's are
+        # (table..., key): either way the last part is the key.
+        table = ".".join(exc.path[:-1]) or None
+        key = exc.path[-1] if exc.path else None
+        if isinstance(exc.cause, UnsetVariable):
+            raise UnsetVariableError(exc.cause.name, file=file, table=table, key=key) from None
+        raise ConfigValueError(
+            f"malformed reference {exc.cause.text!r}: use ${{NAME}} or ${{NAME:-default}}",
+            file=file,
+            table=table,
+            key=key,
+        ) from None
+    return expanded
+
+
+def _with_implicit_backends(llm: LLMConfig, file: Path, warnings: list[ConfigWarning]) -> LLMConfig:
+    """Add backends that [message_backend] names by adapter name without a table.
+
+    auto-coder provides every built-in backend implicitly, and the spec's
+    complete example relies on it (``order = ["qwen", "gemini"]`` with no
+    ``[backends.gemini]``). Such a backend runs in fallback mode; the user is
+    told. Any other unknown name stays an error.
+    """
+    declared = llm.message_backend
+    referenced = [*declared.order, *([declared.default] if declared.default else [])]
+    adapters = available_adapter_names()
+    implicit = {
+        name: BackendConfig(name=name)
+        for name in referenced
+        if name not in llm.backends and name in adapters
+    }
+    warnings.extend(
+        ConfigWarning(
+            f"backend '{name}' has no [backends.{name}] table; it runs with the {name} "
+            "adapter's defaults and no providers",
+            file=file,
+            table="message_backend",
+        )
+        for name in implicit
+    )
+    if not implicit:
+        return llm
+    return LLMConfig(backends={**llm.backends, **implicit}, message_backend=declared)
+
+
+def _check_adapters(llm: LLMConfig, file: Path) -> None:
+    known = available_adapter_names()
+    for name, backend in llm.backends.items():
+        if backend.adapter not in known:
+            key = "backend_type" if backend.backend_type else None
+            hint = "" if key else "; set backend_type to one of them"
+            raise ConfigValueError(
+                f"no adapter named '{backend.adapter}' (adapters: {', '.join(known)}){hint}",
+                file=file,
+                table=f"backends.{name}",
+                key=key,
+            )
+
+
+def _providers_in_rotation_order(
+    llm: LLMConfig,
+    tables: ProviderTables,
+    llm_path: Path,
+    metadata_path: Path,
+    warnings: list[ConfigWarning],
+) -> dict[str, tuple[ProviderConfig, ...]]:
+    """Order each backend's providers by its ``providers`` list, checking names."""
+    ordered: dict[str, tuple[ProviderConfig, ...]] = {}
+    for name, backend in llm.backends.items():
+        defined = tables.get(name, {})
+        missing = [provider for provider in backend.providers if provider not in defined]
+        if missing:
+            listed = ", ".join(sorted(defined)) or f"none (no [{name}.<provider>] tables)"
+            raise UnknownProviderError(
+                f"provider '{missing[0]}' is not defined in {metadata_path} "
+                f"(defined for '{name}': {listed})",
+                file=llm_path,
+                table=f"backends.{name}",
+                key="providers",
+            )
+        ordered[name] = tuple(defined[provider] for provider in backend.providers)
+        warnings.extend(
+            ConfigWarning(
+                f"provider '{provider}' is defined but not listed in "
+                f"[backends.{name}].providers, so it is never used",
+                file=metadata_path,
+                table=f"{name}.{provider}",
+            )
+            for provider in defined
+            if provider not in backend.providers
+        )
+    warnings.extend(
+        ConfigWarning(
+            f"providers are defined for backend '{backend}', which {LLM_CONFIG_FILE} does "
+            "not configure",
+            file=metadata_path,
+            table=backend,
+        )
+        for backend in tables
+        if backend not in llm.backends
+    )
+    return ordered
+
+
+def _resolve_message_backend(
+    llm: LLMConfig, file: Path, warnings: list[ConfigWarning]
+) -> MessageBackendConfig:
+    """Fill in ``default`` and ``order`` and check that both name real backends.
+
+    Without ``order``, fallback goes through every enabled backend in file
+    order, the default first. Without ``default``, it is the first of ``order``.
+    """
+    declared = llm.message_backend
+    for position, name in enumerate(declared.order):
+        if name not in llm.backends:
+            raise _unknown_backend_in(file, "order", name, llm, position)
+    if declared.default is not None and declared.default not in llm.backends:
+        raise _unknown_backend_in(file, "default", declared.default, llm, None)
+    enabled = [name for name, backend in llm.backends.items() if backend.enabled]
+    if not enabled:
+        raise ConfigValueError("every backend is disabled", file=file, table="backends")
+    warnings.extend(
+        ConfigWarning(
+            f"backend '{name}' is disabled and is skipped in the fallback order",
+            file=file,
+            table="message_backend",
+            key="order",
+        )
+        for name in declared.order
+        if not llm.backends[name].enabled
+    )
+    order = [name for name in declared.order if llm.backends[name].enabled] or enabled
+    default = declared.default or order[0]
+    if not llm.backends[default].enabled:
+        raise ConfigValueError(
+            f"default backend '{default}' is disabled",
+            file=file,
+            table="message_backend",
+            key="default",
+        )
+    if default not in order:
+        order = [default, *order]
+    elif not declared.order:
+        order = [default, *(name for name in order if name != default)]
+    return MessageBackendConfig(default=default, order=tuple(order))
+
+
+def _unknown_backend_in(
+    file: Path, key: str, name: str, llm: LLMConfig, position: int | None
+) -> ConfigError:
+    item = f" (item {position + 1})" if position is not None else ""
+    return ConfigValueError(
+        f"unknown backend '{name}'{item}; configured backends: {', '.join(llm.backends)}",
+        file=file,
+        table="message_backend",
+        key=key,
+    )
+
+
+def _permission_warnings(path: Path) -> list[ConfigWarning]:
+    """Warn, as ssh does for keys, when a file holding secrets is readable by others."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return []
+    if not mode & 0o077:
+        return []
+    return [
+        ConfigWarning(
+            f"{path.name} holds secrets but is readable by group or others (mode {mode:04o}); "
+            f"run: chmod 600 {path}",
+            file=path,
+        )
+    ]

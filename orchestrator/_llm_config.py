@@ -1,0 +1,207 @@
+"""``llm_config.toml``: backends, their provider order, and the backend order.
+
+Strict on purpose: an unknown key or a wrong type is an error naming the table
+and key. Keys that auto-coder's file format has but this orchestrator does not
+use are accepted with a warning, so an existing file loads without surprises.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from ._diagnostics import ConfigWarning, config_error_from_validation
+from ._errors import ConfigValueError
+
+_STRICT = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+#: A list in TOML, a tuple once loaded (strict mode would refuse the list).
+StringTuple = Annotated[tuple[str, ...], Field(strict=False)]
+
+#: auto-coder keys in ``[backends.<name>]`` that are accepted but not used here.
+AUTO_CODER_BACKEND_KEYS = frozenset(
+    {
+        "api_key",
+        "base_url",
+        "openai_api_key",
+        "openai_base_url",
+        "temperature",
+        "timeout",
+        "max_retries",
+        "extra_args",
+        "options_for_resume",
+        "model_provider",
+        "settings",
+    }
+)
+#: Of those, the ones whose values are secrets (they make the file sensitive).
+SECRET_BACKEND_KEYS = frozenset({"api_key", "openai_api_key"})
+
+#: auto-coder top-level tables accepted with a warning and otherwise unused.
+AUTO_CODER_TABLES = frozenset({"backend_for_noedit", "backend_for_failed_pr"})
+
+
+class BackendConfig(BaseModel):
+    """One ``[backends.<name>]`` table.
+
+    Attributes:
+        name: the table's name; jobs and ``[message_backend]`` refer to it.
+        enabled: a disabled backend is skipped by fallback and refused by jobs.
+        model: the model passed to the CLI; None keeps the CLI's default.
+        providers: provider names in rotation order (the spec's "Rotation Order").
+        backend_type: which adapter runs it; None means the adapter named like
+            the backend (resolved by the loader, see ``adapter``).
+        options: extra CLI arguments for ``edit`` jobs.
+        options_for_noedit: extra CLI arguments for ``noedit`` jobs.
+        usage_markers: extra case-insensitive texts that mean "usage limit".
+        usage_limit_retry_count: retries on the same provider after a limit.
+        usage_limit_retry_wait_seconds: wait before each of those retries.
+        always_switch_after_execution: rotate to the next provider after every
+            run, limited or not (spreads load across providers).
+    """
+
+    model_config = _STRICT
+
+    name: str
+    enabled: bool = True
+    model: str | None = None
+    providers: StringTuple = ()
+    backend_type: str | None = None
+    options: StringTuple = ()
+    options_for_noedit: StringTuple = ()
+    usage_markers: StringTuple = ()
+    usage_limit_retry_count: Annotated[int, Field(ge=0, le=1000)] = 0
+    usage_limit_retry_wait_seconds: Annotated[float, Field(ge=0, le=86_400)] = 0.0
+    always_switch_after_execution: bool = False
+
+    @property
+    def adapter(self) -> str:
+        """The adapter name: ``backend_type`` when set, else the backend's name."""
+        return self.backend_type or self.name
+
+
+class MessageBackendConfig(BaseModel):
+    """The ``[message_backend]`` table: which backend a job uses, and fallback order."""
+
+    model_config = _STRICT
+
+    default: str | None = None
+    order: StringTuple = ()
+
+
+class LLMConfig(BaseModel):
+    """The whole of ``llm_config.toml`` after validation (before cross-checks)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    backends: dict[str, BackendConfig]
+    message_backend: MessageBackendConfig
+
+
+def parse_llm_config(
+    data: dict[str, Any], file: Path
+) -> tuple[LLMConfig, list[ConfigWarning], bool]:
+    """Validate the parsed TOML of ``llm_config.toml``.
+
+    Returns:
+        The config, its warnings, and whether the file holds secrets
+        (auto-coder's ``api_key`` keys), which makes its permissions matter.
+
+    Raises:
+        ConfigValueError: naming the table and key at fault.
+    """
+    warnings: list[ConfigWarning] = []
+    message_table = _message_backend_table(data, file, warnings)
+    for table in data:
+        if table in AUTO_CODER_TABLES:
+            warnings.append(
+                ConfigWarning(
+                    f"[{table}] is an auto-coder table that provider-orchestrator does not use",
+                    file=file,
+                    table=table,
+                )
+            )
+        elif table not in {"backends", "message_backend", "backend"}:
+            raise ConfigValueError(
+                f"unknown table or key '{table}' (expected [backends.<name>] and "
+                "[message_backend])",
+                file=file,
+                key=table,
+            )
+    backends_table = data.get("backends")
+    if not isinstance(backends_table, dict) or not backends_table:
+        raise ConfigValueError(
+            "no backends configured: add a [backends.<name>] table", file=file, table="backends"
+        )
+    holds_secrets = False
+    backends: dict[str, BackendConfig] = {}
+    for name, table in backends_table.items():
+        backends[name] = _parse_backend(name, table, file, warnings)
+        holds_secrets |= bool(SECRET_BACKEND_KEYS & set(table))
+    try:
+        message_backend = MessageBackendConfig.model_validate(message_table)
+    except pydantic.ValidationError as exc:
+        raise config_error_from_validation(exc, file=file, table="message_backend") from None
+    return LLMConfig(backends=backends, message_backend=message_backend), warnings, holds_secrets
+
+
+def _message_backend_table(data: dict[str, Any], file: Path, warnings: list[ConfigWarning]) -> Any:
+    if "backend" in data and "message_backend" in data:
+        raise ConfigValueError(
+            "both [message_backend] and its old spelling [backend] are present; keep "
+            "[message_backend]",
+            file=file,
+            table="backend",
+        )
+    if "backend" in data:
+        warnings.append(
+            ConfigWarning(
+                "[backend] is deprecated; rename it to [message_backend]",
+                file=file,
+                table="backend",
+            )
+        )
+        return data["backend"]
+    return data.get("message_backend", {})
+
+
+def _parse_backend(
+    name: str, table: Any, file: Path, warnings: list[ConfigWarning]
+) -> BackendConfig:
+    where = f"backends.{name}"
+    if not isinstance(table, dict):
+        raise ConfigValueError("must be a table", file=file, table="backends", key=name)
+    if "name" in table:
+        raise ConfigValueError(
+            "unknown key 'name' (a backend is named by its table)",
+            file=file,
+            table=where,
+            key="name",
+        )
+    known = {key: value for key, value in table.items() if key not in AUTO_CODER_BACKEND_KEYS}
+    warnings.extend(
+        ConfigWarning(
+            "auto-coder setting not used by provider-orchestrator; it is ignored",
+            file=file,
+            table=where,
+            key=key,
+        )
+        for key in table
+        if key in AUTO_CODER_BACKEND_KEYS
+    )
+    try:
+        backend = BackendConfig.model_validate({**known, "name": name})
+    except pydantic.ValidationError as exc:
+        raise config_error_from_validation(exc, file=file, table=where) from None
+    duplicates = sorted({p for p in backend.providers if backend.providers.count(p) > 1})
+    if duplicates:
+        raise ConfigValueError(
+            f"provider listed twice: {', '.join(duplicates)}",
+            file=file,
+            table=where,
+            key="providers",
+        )
+    return backend

@@ -1,0 +1,29 @@
+"""Adapters are found by name, never imported by the core directly.
+
+Like anyio's backends: the built-in adapters are the public modules of the
+top-level ``adapters`` package, and other packages can add theirs under the
+``provider_orchestrator.adapters`` entry-point group. Listing names imports no
+adapter module, so loading config stays cheap.
+"""
+
+from __future__ import annotations
+
+import functools
+import pkgutil
+from importlib import metadata
+
+ENTRY_POINT_GROUP = "provider_orchestrator.adapters"
+
+
+@functools.cache
+def available_adapter_names() -> tuple[str, ...]:
+    """Every adapter name that can be used as a ``backend_type``, sorted."""
+    import adapters  # the package only; its __init__ imports no adapter
+
+    builtin = {
+        module.name
+        for module in pkgutil.iter_modules(adapters.__path__)
+        if not module.name.startswith("_")
+    }
+    plugins = {entry.name for entry in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    return tuple(sorted(builtin | plugins))

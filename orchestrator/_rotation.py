@@ -1,0 +1,133 @@
+"""Rotation state of one backend's providers, as a pure state machine.
+
+No clock is read here: every method that depends on time takes ``now``, so
+the same logic serves the library, the worker, a state file or Redis, and is
+tested with arbitrary clocks.
+
+Two things decide which provider is *current*:
+
+* ``current_index``, the pointer the spec's manual calls move
+  (``advance_to_next_provider`` / ``reset_provider_rotation``);
+* cooldowns: a provider that hit its usage limit is skipped until its
+  ``cooldown_until``. Skipping does not move the pointer, so when the cooldown
+  ends the rotation is back on the provider it left (the configured first one,
+  unless someone advanced manually).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class WaitUntil:
+    """No provider is usable now; the earliest one comes back at ``when``."""
+
+    when: float
+    provider: str
+
+
+@dataclass
+class ProviderRotation:
+    """The providers of one backend in rotation order, and where the rotation stands."""
+
+    providers: tuple[str, ...]
+    current_index: int = 0
+    last_used: str | None = None
+    cooldown_until: dict[str, float] = field(default_factory=dict)
+    successes: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, providers: Sequence[str]) -> ProviderRotation:
+        return cls(providers=tuple(providers))
+
+    def current(self, now: float) -> str | None:
+        """The provider a new job starts on: the pointer's, or the next one not cooling.
+
+        When every provider is cooling, the pointer's provider is returned:
+        it is still the one the rotation stands on.
+        """
+        if not self.providers:
+            return None
+        for name in self._from_pointer():
+            if not self.is_cooling(name, now):
+                return name
+        return self.providers[self.current_index]
+
+    def advance(self) -> bool:
+        """Move the pointer to the next provider, wrapping around.
+
+        Returns:
+            True when the current provider changed; False in fallback mode
+            (no providers) and with a single provider, where there is nowhere
+            to go (a caller looping "until advance fails" cannot spin forever).
+        """
+        if len(self.providers) < 2:
+            return False
+        self.current_index = (self.current_index + 1) % len(self.providers)
+        return True
+
+    def reset(self) -> None:
+        """Back to the first provider, with every cooldown lifted."""
+        self.current_index = 0
+        self.cooldown_until.clear()
+
+    def mark_used(self, provider: str) -> None:
+        self._require(provider)
+        self.last_used = provider
+
+    def record_success(self, provider: str) -> None:
+        self._require(provider)
+        self.successes[provider] = self.successes.get(provider, 0) + 1
+
+    def record_failure(self, provider: str) -> None:
+        self._require(provider)
+        self.failures[provider] = self.failures.get(provider, 0) + 1
+
+    def cool_down(self, provider: str, until: float) -> None:
+        """Skip ``provider`` until ``until``; an existing later end is kept."""
+        self._require(provider)
+        self.cooldown_until[provider] = max(until, self.cooldown_until.get(provider, until))
+
+    def is_cooling(self, provider: str, now: float) -> bool:
+        return self.cooldown_until.get(provider, now) > now
+
+    def expire_cooldowns(self, now: float) -> list[str]:
+        """Forget cooldowns that have ended; returns the providers that recovered."""
+        recovered = [name for name, until in self.cooldown_until.items() if until <= now]
+        for name in recovered:
+            del self.cooldown_until[name]
+        return recovered
+
+    def select(self, now: float, exclude: Collection[str] = ()) -> str | WaitUntil | None:
+        """The provider a job should try next.
+
+        Args:
+            now: the current time on the clock cooldowns were set with.
+            exclude: providers this job has already tried.
+
+        Returns:
+            A provider name; or WaitUntil when every provider not excluded is
+            cooling (the caller decides whether to wait or fall back); or None
+            when every provider is excluded (or there are none).
+        """
+        waiting: WaitUntil | None = None
+        for name in self._from_pointer():
+            if name in exclude:
+                continue
+            until = self.cooldown_until.get(name, now)
+            if until <= now:
+                return name
+            if waiting is None or until < waiting.when:
+                waiting = WaitUntil(until, name)
+        return waiting
+
+    def _from_pointer(self) -> list[str]:
+        start = self.current_index % len(self.providers) if self.providers else 0
+        return [*self.providers[start:], *self.providers[:start]]
+
+    def _require(self, provider: str) -> None:
+        if provider not in self.providers:
+            raise ValueError(f"unknown provider {provider!r} (rotation: {list(self.providers)})")

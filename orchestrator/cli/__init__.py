@@ -1,0 +1,40 @@
+"""The ``orchestrator`` command line.
+
+Every command takes ``--config-dir``; errors print one clear message on
+stderr and exit with the error class's ``exit_code`` (2 for config and usage
+errors), so scripts can rely on the number.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import typer
+
+from .._errors import OrchestratorError
+from ._config_commands import config_app
+from ._migrate_command import migrate_command
+
+app = typer.Typer(
+    name="orchestrator",
+    help="Run coding-agent CLIs across providers, rotating when one hits its usage limit.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(config_app, name="config")
+app.command("migrate")(migrate_command)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the console script and ``python -m orchestrator``."""
+    try:
+        app(args=list(argv) if argv is not None else None, prog_name="orchestrator")
+    except OrchestratorError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(exc.exit_code)
+
+
+__all__ = ["app", "main"]

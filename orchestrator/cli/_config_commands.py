@@ -1,0 +1,60 @@
+"""``orchestrator config check``: load both files and show what will run."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+import typer
+
+from .._config import OrchestratorConfig, load_config
+from .._provider_metadata import ProviderConfig
+from ._options import ConfigDirOption
+
+config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
+
+REDACTED = "<redacted>"
+
+
+@config_app.command("check")
+def check_command(config_dir: ConfigDirOption = None) -> None:
+    """Validate the config and list each backend's providers in rotation order.
+
+    Exit 0 when both files load (warnings go to stderr), 2 with the error otherwise.
+    Environment values are never shown.
+    """
+    config = load_config(config_dir)
+    for warning in config.warnings:
+        print(warning, file=sys.stderr)
+    print("\n".join(describe_config(config)))
+
+
+def describe_config(config: OrchestratorConfig) -> Iterator[str]:
+    """Human-readable lines for ``config check``; secrets are redacted."""
+    yield f"Config directory: {config.config_dir}"
+    message_backend = config.message_backend
+    yield f"Default backend: {message_backend.default}"
+    yield f"Fallback order: {' -> '.join(message_backend.order)}"
+    for name, backend in config.backends.items():
+        state = "enabled" if backend.enabled else "disabled"
+        model = backend.model or "(CLI default)"
+        yield ""
+        yield f"[backends.{name}] adapter={backend.adapter} model={model} {state}"
+        providers = config.providers[name]
+        if not providers:
+            yield "  no providers: fallback mode (the adapter's defaults, no rotation)"
+        for position, provider in enumerate(providers, start=1):
+            yield from _describe_provider(position, provider)
+
+
+def _describe_provider(position: int, provider: ProviderConfig) -> Iterator[str]:
+    description = f"  {provider.description}" if provider.description else ""
+    yield f"  {position}. {provider.name}{description}"
+    if provider.command:
+        yield f"     command: {' '.join([provider.command, *provider.args])}"
+    else:
+        yield "     command: (the adapter's CLI)"
+    for key in provider.env:
+        yield f"     env: {key}={REDACTED}"
+    for key in provider.options:
+        yield f"     option: {key}"

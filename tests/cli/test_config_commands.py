@@ -1,0 +1,102 @@
+"""`orchestrator config check`, driven as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ..conftest import SPEC_EXAMPLE_DIR, WriteConfig
+
+
+def orchestrator(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_check_lists_spec_providers_in_order(spec_environ: dict[str, str]) -> None:
+    """The spec's example passes: qwen's three providers in order, no secret printed."""
+    result = orchestrator(
+        "config", "check", "--config-dir", str(SPEC_EXAMPLE_DIR), env=spec_environ
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    positions = [out.index(name) for name in ("qwen-open-router", "qwen-azure", "qwen-direct")]
+    assert positions == sorted(positions)
+    assert "env: AZURE_API_KEY=<redacted>" in out
+    assert "command: uvx qwen-azure-proxy" in out
+    for secret in spec_environ.values():
+        assert secret not in out
+        assert secret not in result.stderr
+
+
+def test_check_reads_config_dir_from_environment(spec_environ: dict[str, str]) -> None:
+    """ORCHESTRATOR_CONFIG_DIR selects the directory when --config-dir is absent."""
+    env = {**spec_environ, "ORCHESTRATOR_CONFIG_DIR": str(SPEC_EXAMPLE_DIR)}
+    result = orchestrator("config", "check", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "qwen-open-router" in result.stdout
+
+
+def test_check_fails_with_exit_2_and_spec_message(write_config: WriteConfig) -> None:
+    """A config error exits 2 with the spec's message on stderr and nothing on stdout."""
+    directory = write_config(
+        '[backends.qwen]\nproviders = ["qwen-azure"]\n',
+        '[qwen.qwen-azure]\nAZURE_ENDPOINT = "${AZURE_ENDPOINT_UNSET_FOR_TEST}"\n',
+    )
+    result = orchestrator("config", "check", "--config-dir", str(directory))
+    assert result.returncode == 2
+    assert result.stderr.startswith("Error: AZURE_ENDPOINT_UNSET_FOR_TEST not set (")
+    assert result.stdout == ""
+
+
+def test_check_prints_warnings_on_stderr(write_config: WriteConfig) -> None:
+    """Warnings go to stderr and do not change the exit code."""
+    directory = write_config('[backends.qwen]\nmodel = "m"\n', metadata=None)
+    result = orchestrator("config", "check", "--config-dir", str(directory))
+    assert result.returncode == 0
+    assert "Warning: provider_metadata.toml not found" in result.stderr
+    assert "fallback mode" in result.stdout
+
+
+def test_check_warns_on_readable_secret_file(write_config: WriteConfig) -> None:
+    """A provider file with secrets readable by others draws a chmod warning."""
+    directory = write_config('[backends.qwen]\nproviders = ["a"]\n', '[qwen.a]\nKEY = "v"\n')
+    (directory / "provider_metadata.toml").chmod(0o644)
+    result = orchestrator("config", "check", "--config-dir", str(directory))
+    assert result.returncode == 0
+    assert "chmod 600" in result.stderr
+
+
+def test_usage_error_exits_2() -> None:
+    """An unknown option is a usage error: exit 2."""
+    assert orchestrator("config", "check", "--bogus").returncode == 2
+
+
+def test_migrate_command(tmp_path: Path) -> None:
+    """migrate writes into --config-dir, refuses to overwrite, and --dry-run only prints."""
+    source = tmp_path / "qwen-providers.toml"
+    source.write_text('[ms]\napi_key = "k"\n')
+    config_dir = tmp_path / "conf"
+    first = orchestrator("migrate", str(source), "--config-dir", str(config_dir))
+    assert first.returncode == 0, first.stderr
+    assert "Migrated 1 provider(s)" in first.stdout
+    assert (config_dir / "provider_metadata.toml").exists()
+    again = orchestrator("migrate", str(source), "--config-dir", str(config_dir))
+    assert again.returncode == 2
+    assert "--force" in again.stderr
+    dry = orchestrator("migrate", str(source), "--dry-run", "--output", str(tmp_path / "x.toml"))
+    assert dry.returncode == 0
+    assert "[qwen.ms]" in dry.stdout
+    assert not (tmp_path / "x.toml").exists()
+    forced = orchestrator("migrate", str(source), "--config-dir", str(config_dir), "--force")
+    assert forced.returncode == 0
+    assert "Previous file kept as" in forced.stdout
