@@ -1,1 +1,68 @@
-"""placeholder"""
+"""Codex CLI (``codex``): ``codex exec -m MODEL --json --skip-git-repo-check PROMPT``.
+
+``--json`` prints one event per line: ``thread.started`` (the session id),
+``item.completed`` items of type ``agent_message`` (the answer),
+``turn.completed`` (token usage), ``turn.failed`` and ``error`` (failures).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._json import loads_or_none, token_usage
+from .generic import CliAdapter, ParsedOutput, plain_text
+
+
+def parse_codex(stdout: str) -> ParsedOutput:
+    """Answer, session, usage and errors from codex's JSON-lines events."""
+    events = [loads_or_none(line) for line in stdout.splitlines() if line.strip()]
+    events = [event for event in events if isinstance(event, dict) and "type" in event]
+    if not events:
+        return plain_text(stdout)
+    answers: list[str] = []
+    errors: list[str] = []
+    session_id: str | None = None
+    usage = None
+    for event in events:
+        kind = event["type"]
+        if kind == "thread.started" and isinstance(event.get("thread_id"), str):
+            session_id = event["thread_id"]
+        elif kind == "item.completed":
+            answers.extend(_agent_text(event.get("item")))
+        elif kind == "turn.completed":
+            usage = token_usage(event.get("usage")) or usage
+        elif kind in ("turn.failed", "error"):
+            errors.append(_error_text(event))
+    return ParsedOutput(
+        answer=answers[-1] if answers else "",
+        is_error=bool(errors),
+        error_text="\n".join(errors),
+        session_id=session_id,
+        usage=usage,
+    )
+
+
+def _agent_text(item: Any) -> list[str]:
+    if isinstance(item, dict) and item.get("type") == "agent_message":
+        text = item.get("text")
+        return [text] if isinstance(text, str) else []
+    return []
+
+
+def _error_text(event: dict[str, Any]) -> str:
+    error = event.get("error")
+    if isinstance(error, dict):
+        return str(error.get("message", "error"))
+    return str(event.get("message") or error or "error")
+
+
+ADAPTER = CliAdapter(
+    name="codex",
+    binary="codex",
+    subcommand=("exec",),
+    model_flag="-m",
+    output_args=("--json", "--skip-git-repo-check"),
+    prompt_style="positional",
+    usage_markers=("rate limit", "usage limit", "upgrade to pro", "too many requests"),
+    parse=parse_codex,
+)

@@ -6,6 +6,15 @@ by name through ``orchestrator._registry``. Private modules hold the code; this
 module only re-exports what users import.
 """
 
+from ._adapter import (
+    Adapter,
+    AttemptRequest,
+    Classification,
+    Invocation,
+    LiveScanner,
+    ProcessOutput,
+    Stream,
+)
 from ._backend_manager import (
     BackendManager,
     get_llm_backend_manager,
@@ -34,33 +43,48 @@ from ._errors import (
     UnsetVariableError,
     UsageError,
 )
+from ._job import Attempt, AttemptOutcome, Job, JobMode, JobResult, TokenUsage
 from ._llm_config import BackendConfig, MessageBackendConfig
+from ._markers import find_marker, parse_retry_after
 from ._migrate import MigrationResult, migrate
 from ._provider_manager import ProviderManager
 from ._provider_metadata import ProviderConfig
-from ._registry import available_adapter_names
+from ._registry import available_adapter_names, load_adapter
 from ._rotation import ProviderRotation, WaitUntil
 
 __all__ = [
     "CONFIG_DIR_VARIABLE",
     "LLM_CONFIG_FILE",
     "PROVIDER_METADATA_FILE",
+    "Adapter",
+    "Attempt",
+    "AttemptOutcome",
+    "AttemptRequest",
     "BackendConfig",
     "BackendManager",
+    "Classification",
     "ConfigError",
     "ConfigFileNotFoundError",
     "ConfigSyntaxError",
     "ConfigValueError",
     "ConfigWarning",
+    "Invocation",
+    "Job",
+    "JobMode",
+    "JobResult",
+    "LiveScanner",
     "MessageBackendConfig",
     "MigrationError",
     "MigrationResult",
     "NoProvidersError",
     "OrchestratorConfig",
     "OrchestratorError",
+    "ProcessOutput",
     "ProviderConfig",
     "ProviderManager",
     "ProviderRotation",
+    "Stream",
+    "TokenUsage",
     "UnknownBackendError",
     "UnknownProviderError",
     "UnsetVariableError",
@@ -69,8 +93,11 @@ __all__ = [
     "available_adapter_names",
     "child_environment",
     "default_config_dir",
+    "find_marker",
     "get_llm_backend_manager",
+    "load_adapter",
     "load_config",
     "migrate",
+    "parse_retry_after",
     "reset_llm_backend_manager",
 ]

@@ -9,8 +9,11 @@ adapter module, so loading config stays cheap.
 from __future__ import annotations
 
 import functools
+import importlib
 import pkgutil
 from importlib import metadata
+
+from ._adapter import Adapter
 
 ENTRY_POINT_GROUP = "provider_orchestrator.adapters"
 
@@ -27,3 +30,19 @@ def available_adapter_names() -> tuple[str, ...]:
     }
     plugins = {entry.name for entry in metadata.entry_points(group=ENTRY_POINT_GROUP)}
     return tuple(sorted(builtin | plugins))
+
+
+def load_adapter(name: str) -> Adapter:
+    """The adapter object called ``name``: ``adapters.<name>.ADAPTER`` or an entry point.
+
+    Raises:
+        LookupError: no adapter has that name.
+    """
+    if name not in available_adapter_names():
+        raise LookupError(f"no adapter named {name!r} (adapters: {available_adapter_names()})")
+    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP, name=name):
+        loaded: Adapter = entry.load()
+        return loaded
+    module = importlib.import_module(f"adapters.{name}")
+    adapter: Adapter = module.ADAPTER
+    return adapter

@@ -1,0 +1,116 @@
+"""The adapter contract: one narrow job, like httpx's transports.
+
+An adapter turns an :class:`AttemptRequest` into an :class:`Invocation` (argv,
+stdin, the variables it adds) and classifies what the process produced. It
+never spawns anything itself: the process runner does that for every adapter
+alike, so timeouts, process groups and bounded buffers are solved once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from ._job import AttemptOutcome, Job, JobMode, TokenUsage
+from ._llm_config import BackendConfig
+from ._provider_metadata import ProviderConfig
+
+Stream = Literal["stdout", "stderr"]
+
+
+@dataclass(frozen=True)
+class AttemptRequest:
+    """Everything an adapter needs to build one attempt."""
+
+    job: Job
+    backend: BackendConfig
+    provider: ProviderConfig | None
+
+    @property
+    def model(self) -> str | None:
+        """The job's model override, else the backend's model."""
+        return self.job.model or self.backend.model
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The backend's options for the job's mode."""
+        if self.job.mode is JobMode.NOEDIT:
+            return self.backend.options_for_noedit
+        return self.backend.options
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What to run: argv (never through a shell), optional stdin, added variables."""
+
+    argv: tuple[str, ...]
+    stdin: bytes | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProcessOutput:
+    """What the runner saw: the exit status and the kept tail of each stream.
+
+    Attributes:
+        exit_code: the exit status; negative for a signal; None if never started.
+        stdout: the kept tail of standard output, decoded.
+        stderr: the kept tail of standard error, decoded.
+        stdout_truncated: True when the start of stdout was dropped.
+        timed_out: which timeout ended the process, if one did.
+        launch_error: why the process could not be started, if it could not.
+    """
+
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    stdout_truncated: bool = False
+    timed_out: Literal["total", "idle"] | None = None
+    launch_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Classification:
+    """An adapter's verdict on an attempt, with whatever the output told.
+
+    Attributes:
+        outcome: how it ended.
+        message: one line for humans (never the answer text).
+        retry_after: seconds until the provider may be used again, when the
+            output said (Retry-After, "try again in", a reset time).
+        answer: the agent's answer, from the JSON output mode where parsed.
+        session_id: the CLI's session id, where reported.
+        usage: token counts, where reported.
+    """
+
+    outcome: AttemptOutcome
+    message: str = ""
+    retry_after: float | None = None
+    answer: str = ""
+    session_id: str | None = None
+    usage: TokenUsage | None = None
+
+
+class LiveScanner(Protocol):
+    """Looks at output while the process runs; a verdict ends the attempt at once."""
+
+    def feed(self, stream: Stream, text: str) -> Classification | None: ...
+
+
+class Adapter(Protocol):
+    """A backend CLI, as the supervisor sees it."""
+
+    name: str
+
+    def build(self, request: AttemptRequest) -> Invocation:
+        """The argv, stdin and extra variables for one attempt."""
+        ...
+
+    def scanner(self, request: AttemptRequest) -> LiveScanner:
+        """A fresh live scanner for one attempt."""
+        ...
+
+    def classify(self, request: AttemptRequest, output: ProcessOutput) -> Classification:
+        """The verdict on a finished attempt."""
+        ...

@@ -1,0 +1,122 @@
+"""Jobs and their results: what goes in, what comes out, validated at the boundary."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
+
+_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def _check_job_id(value: str) -> str:
+    # Job ids name spool and result files: no separators, no leading dot.
+    if not _JOB_ID.fullmatch(value):
+        raise ValueError("must be 1-128 letters, digits, '.', '_' or '-', not starting with . _ -")
+    return value
+
+
+def _check_prompt(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+class JobMode(StrEnum):
+    """``edit`` uses the backend's ``options``; ``noedit`` its ``options_for_noedit``."""
+
+    EDIT = "edit"
+    NOEDIT = "noedit"
+
+
+class Job(BaseModel):
+    """A prompt for a backend.
+
+    Attributes:
+        id: unique id; generated when not given. Names result files.
+        prompt: the text handed to the agent CLI (argument or stdin, never a shell).
+        backend: which backend to start on; None means ``[message_backend].default``.
+        model: overrides the backend's ``model``.
+        mode: selects ``options`` or ``options_for_noedit``.
+        cwd: working directory of the CLI; None means the orchestrator's.
+        timeout: seconds for the whole job, every attempt included.
+        idle_timeout: seconds without any output after which an attempt is ended.
+        metadata: free-form data carried into the result and events.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Annotated[str, AfterValidator(_check_job_id)] = Field(
+        default_factory=lambda: uuid.uuid4().hex
+    )
+    prompt: Annotated[str, AfterValidator(_check_prompt)]
+    backend: str | None = None
+    model: str | None = None
+    mode: JobMode = JobMode.EDIT
+    cwd: Path | None = None
+    timeout: Annotated[float, Field(gt=0)] | None = None
+    idle_timeout: Annotated[float, Field(gt=0)] | None = None
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class AttemptOutcome(StrEnum):
+    """How one attempt on one provider ended; the supervisor decides what follows."""
+
+    SUCCESS = "success"
+    USAGE_LIMIT = "usage_limit"
+    AUTH_ERROR = "auth_error"
+    TRANSIENT_ERROR = "transient_error"
+    TIMEOUT = "timeout"
+    LAUNCH_ERROR = "launch_error"
+    FAILURE = "failure"
+    CANCELLED = "cancelled"
+
+
+class TokenUsage(BaseModel):
+    """Token counts as the CLI reported them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+
+
+class Attempt(BaseModel):
+    """One run of one CLI on one provider, as recorded in the result."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    backend: str
+    provider: str | None
+    model: str | None
+    outcome: AttemptOutcome
+    exit_code: int | None
+    duration: float
+    message: str = ""
+    retry_after: float | None = None
+    stderr_tail: tuple[str, ...] = ()
+
+
+class JobResult(BaseModel):
+    """The one result every job ends in."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    job_id: str
+    status: Literal["succeeded", "failed"]
+    output: str = ""
+    backend: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    attempts: tuple[Attempt, ...] = ()
+    error: str | None = None
+    session_id: str | None = None
+    usage: TokenUsage | None = None
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)

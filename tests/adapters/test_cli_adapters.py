@@ -1,0 +1,155 @@
+"""The four real-CLI adapters: argv as the CLIs expect it, and their output modes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from adapters.claude import ADAPTER as CLAUDE
+from adapters.claude import RATE_LIMIT_EVENT
+from adapters.codex import ADAPTER as CODEX
+from adapters.gemini import ADAPTER as GEMINI
+from adapters.qwen import ADAPTER as QWEN
+from orchestrator import AttemptOutcome, TokenUsage
+
+from .helpers import finished, request
+
+
+def test_qwen_argv() -> None:
+    """qwen: options, -m MODEL, -o json, -p PROMPT (shared/cli-notes.md)."""
+    req = request(model="qwen3-coder-plus", options=("-y",))
+    assert QWEN.build(req).argv == (
+        "qwen", "-y", "-m", "qwen3-coder-plus", "-o", "json", "-p", "say ping",
+    )  # fmt: skip
+
+
+def test_provider_command_replaces_binary() -> None:
+    """A provider's command + args launch the CLI instead of its own binary."""
+    req = request(provider={"command": "uvx", "args": ("qwen-openai-proxy",)})
+    assert QWEN.build(req).argv[:2] == ("uvx", "qwen-openai-proxy")
+
+
+def test_gemini_argv() -> None:
+    """gemini: -m MODEL -o json -p PROMPT."""
+    req = request(backend="gemini", model="gemini-2.5-pro")
+    assert GEMINI.build(req).argv == (
+        "gemini", "-m", "gemini-2.5-pro", "-o", "json", "-p", "say ping",
+    )  # fmt: skip
+
+
+def test_claude_argv() -> None:
+    """claude: --model MODEL --output-format json -p PROMPT (-p is the print flag)."""
+    req = request(backend="claude", model="sonnet")
+    assert CLAUDE.build(req).argv == (
+        "claude", "--model", "sonnet", "--output-format", "json", "-p", "say ping",
+    )  # fmt: skip
+    assert CLAUDE.build(request("-x", backend="claude")).argv[-3:] == ("-p", "--", "-x")
+
+
+def test_codex_argv() -> None:
+    """codex: the exec subcommand, never the interactive UI."""
+    req = request(backend="codex", model="gpt-5-codex")
+    assert CODEX.build(req).argv == (
+        "codex", "exec", "-m", "gpt-5-codex", "--json", "--skip-git-repo-check", "say ping",
+    )  # fmt: skip
+
+
+QWEN_JSON = json.dumps(
+    [
+        {"type": "system", "subtype": "init", "session_id": "s-1", "model": "qwen3"},
+        {"type": "assistant", "message": {"content": [{"type": "text", "text": "pong"}]}},
+        {
+            "type": "result",
+            "subtype": "success",
+            "is_error": False,
+            "result": "pong",
+            "session_id": "s-1",
+            "usage": {"input_tokens": 10, "output_tokens": 2, "total_tokens": 12},
+        },
+    ]
+)
+
+
+def test_qwen_json_output() -> None:
+    """qwen's JSON array: the final result gives answer, session id and usage."""
+    verdict = QWEN.classify(request(), finished(0, stdout=QWEN_JSON))
+    assert verdict.outcome is AttemptOutcome.SUCCESS
+    assert verdict.answer == "pong"
+    assert verdict.session_id == "s-1"
+    assert verdict.usage == TokenUsage(input_tokens=10, output_tokens=2, total_tokens=12)
+
+
+def test_claude_json_error_result_is_a_limit() -> None:
+    """A claude result with is_error and a limit text is a usage limit even on exit 0."""
+    stdout = json.dumps(
+        {
+            "type": "result",
+            "subtype": "success",
+            "is_error": True,
+            "result": "Claude AI usage limit: 5-hour limit reached, resets in 2h",
+            "session_id": "c-9",
+        }
+    )
+    verdict = CLAUDE.classify(request(backend="claude"), finished(0, stdout=stdout))
+    assert verdict.outcome is AttemptOutcome.USAGE_LIMIT
+    assert verdict.retry_after == 7200
+    assert verdict.session_id == "c-9"
+
+
+def test_claude_live_stdout_marker() -> None:
+    """claude's rate_limit event in stdout ends the attempt while it runs."""
+    scanner = CLAUDE.scanner(request(backend="claude"))
+    assert scanner.feed("stdout", RATE_LIMIT_EVENT + "\n") is not None
+
+
+def test_gemini_json_output() -> None:
+    """gemini's object: response, and token counts summed across models."""
+    stdout = json.dumps(
+        {
+            "response": "pong",
+            "stats": {
+                "models": {"gemini-2.5-pro": {"tokens": {"prompt": 7, "candidates": 1, "total": 8}}}
+            },
+        }
+    )
+    verdict = GEMINI.classify(request(backend="gemini"), finished(0, stdout=stdout))
+    assert verdict.answer == "pong"
+    assert verdict.usage == TokenUsage(input_tokens=7, output_tokens=1, total_tokens=8)
+
+
+def test_gemini_json_error_is_classified() -> None:
+    """gemini's error object is judged by its message."""
+    stdout = json.dumps({"error": {"type": "ApiError", "message": "RESOURCE_EXHAUSTED: quota"}})
+    verdict = GEMINI.classify(request(backend="gemini"), finished(1, stdout=stdout))
+    assert verdict.outcome is AttemptOutcome.USAGE_LIMIT
+
+
+def test_codex_json_lines() -> None:
+    """codex's events: thread id, last agent message, usage."""
+    lines = [
+        {"type": "thread.started", "thread_id": "t-1"},
+        {"type": "item.completed", "item": {"type": "reasoning", "text": "hmm"}},
+        {"type": "item.completed", "item": {"type": "agent_message", "text": "pong"}},
+        {"type": "turn.completed", "usage": {"input_tokens": 5, "output_tokens": 1}},
+    ]
+    stdout = "\n".join(json.dumps(line) for line in lines)
+    verdict = CODEX.classify(request(backend="codex"), finished(0, stdout=stdout))
+    assert (verdict.answer, verdict.session_id) == ("pong", "t-1")
+    assert verdict.usage == TokenUsage(input_tokens=5, output_tokens=1, total_tokens=6)
+
+
+def test_codex_turn_failed_limit() -> None:
+    """codex's turn.failed with a usage-limit message is a limit."""
+    stdout = json.dumps(
+        {"type": "turn.failed", "error": {"message": "You've hit your usage limit"}}
+    )
+    verdict = CODEX.classify(request(backend="codex"), finished(1, stdout=stdout))
+    assert verdict.outcome is AttemptOutcome.USAGE_LIMIT
+
+
+@pytest.mark.parametrize("adapter", [QWEN, CLAUDE, GEMINI, CODEX])
+def test_text_mode_output_is_the_answer(adapter: object) -> None:
+    """When options switch the CLI to text output, stdout is the answer."""
+    verdict = adapter.classify(request(), finished(0, stdout="pong\n"))  # type: ignore[attr-defined]
+    assert verdict.answer == "pong"

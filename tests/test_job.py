@@ -1,0 +1,42 @@
+"""Job and result models validate at the boundary."""
+
+from __future__ import annotations
+
+import pydantic
+import pytest
+
+from orchestrator import Job, JobMode, JobResult
+
+
+def test_defaults() -> None:
+    """A job needs only a prompt; it gets a fresh id and edit mode."""
+    first, second = Job(prompt="hi"), Job(prompt="hi")
+    assert first.id != second.id
+    assert first.mode is JobMode.EDIT
+    assert first.backend is None
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"prompt": ""},
+        {"prompt": "   "},
+        {"prompt": "a\x00b"},
+        {"prompt": "x", "id": "../etc"},
+        {"prompt": "x", "id": ".hidden"},
+        {"prompt": "x", "timeout": 0},
+        {"prompt": "x", "idle_timeout": -1},
+        {"prompt": "x", "mode": "write"},
+        {"prompt": "x", "colour": "red"},
+    ],
+)
+def test_invalid_jobs_are_refused(fields: dict[str, object]) -> None:
+    """Empty or NUL prompts, unsafe ids, bad timeouts, modes and unknown fields are refused."""
+    with pytest.raises(pydantic.ValidationError):
+        Job.model_validate(fields)
+
+
+def test_result_round_trips_through_json() -> None:
+    """A result serialises to JSON and back unchanged."""
+    result = JobResult(job_id="j1", status="failed", error="every provider is limited")
+    assert JobResult.model_validate_json(result.model_dump_json()) == result

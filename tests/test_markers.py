@@ -1,0 +1,42 @@
+"""Finding limit texts and the waits they announce."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from orchestrator import find_marker, parse_retry_after
+
+NOW = 1_800_000_000.0
+RESET = datetime(2027, 1, 15, 8, tzinfo=UTC).timestamp()
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("HTTP 429, Retry-After: 30", 30),
+        ('{"retry_after": 12.5}', 12.5),
+        ("Please retry in 26.5s.", 26.5),
+        ("try again in 5 minutes", 300),
+        ("limit resets in 2h 30m", 9000),
+        ("available in 1 hour and 15 minutes", 4500),
+        ("retry after 250ms", 0.25),
+        ("usage resets at 2027-01-15T08:00:00Z", RESET - NOW),
+        ("rate limit exceeded", None),
+    ],
+)
+def test_parse_retry_after(text: str, seconds: float | None) -> None:
+    """Header, relative and absolute forms give the wait in seconds; none gives None."""
+    assert parse_retry_after(text, NOW) == seconds
+
+
+def test_reset_time_in_the_past_means_now() -> None:
+    """A reset time already passed is a zero wait, never negative."""
+    assert parse_retry_after("resets at 2020-01-01T00:00:00Z", NOW) == 0
+
+
+def test_find_marker_is_case_insensitive() -> None:
+    """Markers match regardless of case, first configured first."""
+    assert find_marker("RESOURCE_EXHAUSTED", ["nope", "resource_exhausted"]) == "resource_exhausted"
+    assert find_marker("fine", ["quota"]) is None
