@@ -62,3 +62,10 @@ def spec_environ() -> dict[str, str]:
         "AZURE_API_KEY": "test-azure-key",
         "QWEN_API_KEY": "test-qwen-key",
     }
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Library code runs under both event loops: every anyio test runs on each."""
+    backend: str = request.param
+    return backend
