@@ -1,0 +1,172 @@
+"""The internal event channel: typed events, published without ever blocking.
+
+Every subscriber gets its own bounded memory object stream. Publishing is a
+synchronous ``send_nowait`` to each: a subscriber whose buffer is full misses
+the new event, which is counted in its ``dropped`` attribute (overflow policy:
+drop newest). So a slow telemetry sink can lose events but never slows a job.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from ._job import AttemptOutcome
+
+
+class _EventBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    job_id: str | None = None
+    backend: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    timestamp: float = Field(default_factory=time.time)
+
+
+class JobQueued(_EventBase):
+    kind: Literal["job_queued"] = "job_queued"
+
+
+class AttemptStarted(_EventBase):
+    kind: Literal["attempt_started"] = "attempt_started"
+    attempt: int
+
+
+class AttemptFinished(_EventBase):
+    kind: Literal["attempt_finished"] = "attempt_finished"
+    attempt: int
+    outcome: AttemptOutcome
+    exit_code: int | None
+    duration: float
+    message: str = ""
+
+
+class ProviderRotated(_EventBase):
+    """The job moved from ``from_provider`` to ``provider`` on the same backend."""
+
+    kind: Literal["provider_rotated"] = "provider_rotated"
+    from_provider: str | None
+    reason: str
+
+
+class BackendFellBack(_EventBase):
+    """The job moved from ``from_backend`` to ``backend``."""
+
+    kind: Literal["backend_fell_back"] = "backend_fell_back"
+    from_backend: str
+    reason: str
+
+
+class ProviderCooledDown(_EventBase):
+    kind: Literal["provider_cooled_down"] = "provider_cooled_down"
+    until: float
+    reason: str
+
+
+class ProviderRecovered(_EventBase):
+    kind: Literal["provider_recovered"] = "provider_recovered"
+
+
+class JobSucceeded(_EventBase):
+    kind: Literal["job_succeeded"] = "job_succeeded"
+    duration: float
+
+
+class JobFailed(_EventBase):
+    kind: Literal["job_failed"] = "job_failed"
+    duration: float
+    error: str
+
+
+Event = Annotated[
+    JobQueued
+    | AttemptStarted
+    | AttemptFinished
+    | ProviderRotated
+    | BackendFellBack
+    | ProviderCooledDown
+    | ProviderRecovered
+    | JobSucceeded
+    | JobFailed,
+    Field(discriminator="kind"),
+]
+#: Parses any event from its JSON form (event logs, Redis, the CLI).
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One subscriber's view of the channel: iterate it to receive events.
+
+    Attributes:
+        dropped: events this subscriber missed because its buffer was full.
+    """
+
+    _receive: MemoryObjectReceiveStream[Event]
+    dropped: int = 0
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._receive.__aiter__()
+
+    async def receive(self) -> Event:
+        return await self._receive.receive()
+
+
+@dataclass(eq=False)
+class _Subscriber:
+    send: MemoryObjectSendStream[Event]
+    subscription: Subscription
+
+
+@dataclass(eq=False)
+class EventBus:
+    """Fans every published event out to the current subscribers."""
+
+    _subscribers: list[_Subscriber] = field(default_factory=list)
+    _closed: bool = False
+
+    def publish(self, event: Event) -> None:
+        """Deliver ``event`` to every subscriber that has room; never blocks."""
+        for subscriber in self._subscribers:
+            try:
+                subscriber.send.send_nowait(event)
+            except anyio.WouldBlock:
+                subscriber.subscription.dropped += 1
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                pass  # its receiver is gone; unsubscribe() removes it
+
+    @asynccontextmanager
+    async def subscribe(self, buffer: int = 1024) -> AsyncIterator[Subscription]:
+        """Receive events published from now on, until the block exits or the bus closes.
+
+        Args:
+            buffer: events held for this subscriber before new ones are dropped.
+        """
+        send, receive = anyio.create_memory_object_stream[Event](buffer)
+        subscriber = _Subscriber(send, Subscription(receive))
+        if self._closed:
+            send.close()
+        else:
+            self._subscribers.append(subscriber)
+        try:
+            yield subscriber.subscription
+        finally:
+            if subscriber in self._subscribers:
+                self._subscribers.remove(subscriber)
+            send.close()
+            receive.close()
+
+    def close(self) -> None:
+        """End every subscription's iteration once it has drained its buffer."""
+        self._closed = True
+        for subscriber in self._subscribers:
+            subscriber.send.close()
+        self._subscribers.clear()
