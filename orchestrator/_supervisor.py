@@ -1,0 +1,450 @@
+"""The attempt loop: one job, across providers and backends, to exactly one result.
+
+For each backend in the job's order (its own backend first, then
+``[message_backend].order``), providers are tried in rotation order, skipping
+those cooling down and those this job already tried. What happens after an
+attempt depends only on its outcome:
+
+======================  =================================================
+success                 done; ``always_switch_after_execution`` advances
+usage_limit             same provider again up to ``usage_limit_retry_count``
+                        times, then cool it down (announced wait, else the
+                        backend's default) and try the next provider
+auth_error              cool down for the default, next provider
+transient_error,        next provider
+idle timeout,
+launch_error
+failure                 the job fails: another provider cannot fix it
+total timeout           the job fails: its time is up
+======================  =================================================
+
+Each provider is tried at most once per job (plus its limit retries), so the
+loop always ends, even when every backend is limited.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import NamedTuple
+
+import anyio
+
+from ._adapter import Adapter, AttemptRequest, Classification
+from ._config import OrchestratorConfig
+from ._environment import child_environment
+from ._errors import OrchestratorError
+from ._events import (
+    AttemptFinished,
+    AttemptStarted,
+    BackendFellBack,
+    EventBus,
+    JobFailed,
+    JobSucceeded,
+    ProviderCooledDown,
+    ProviderRecovered,
+    ProviderRotated,
+)
+from ._job import Attempt, AttemptOutcome, Job, JobResult
+from ._llm_config import BackendConfig
+from ._process import RunLimits, run_process
+from ._provider_metadata import ProviderConfig
+from ._redaction import Redactor
+from ._registry import load_adapter
+from ._rotation import ProviderRotation, WaitUntil
+
+STDERR_TAIL_LINES = 20
+ROTATE_ON = frozenset(
+    {
+        AttemptOutcome.USAGE_LIMIT,
+        AttemptOutcome.AUTH_ERROR,
+        AttemptOutcome.TRANSIENT_ERROR,
+        AttemptOutcome.TIMEOUT,
+        AttemptOutcome.LAUNCH_ERROR,
+    }
+)
+
+
+@dataclass(frozen=True)
+class SupervisorSettings:
+    """Knobs of the attempt loop.
+
+    Attributes:
+        default_cooldown: seconds a limited provider is skipped when the CLI
+            announced no wait.
+        max_cooldown_wait: how long a job may wait for a cooling provider when
+            nothing else is left; 0 fails it at once with the recovery time.
+        kill_grace: seconds between SIGTERM and SIGKILL of an attempt's group.
+    """
+
+    default_cooldown: float = 300.0
+    max_cooldown_wait: float = 0.0
+    kill_grace: float = 5.0
+
+
+class _Names(NamedTuple):
+    job_id: str
+    backend: str
+    provider: str | None
+    model: str | None
+
+
+class _Next(Enum):
+    SUCCEEDED = "succeeded"
+    FAIL_JOB = "fail_job"
+    NEXT_BACKEND = "next_backend"
+
+
+@dataclass
+class _JobRun:
+    """What one job has done so far."""
+
+    job: Job
+    deadline: float
+    attempts: list[Attempt] = field(default_factory=list)
+    success: tuple[str, str | None, str | None, Classification] | None = None
+    error: str | None = None
+
+
+class Supervisor:
+    """Runs jobs to results against one configuration and its rotation state."""
+
+    def __init__(
+        self,
+        config: OrchestratorConfig,
+        *,
+        bus: EventBus | None = None,
+        settings: SupervisorSettings = SupervisorSettings(),
+        clock: Callable[[], float] = time.time,
+        base_environment: Mapping[str, str] | None = None,
+        adapter_loader: Callable[[str], Adapter] = load_adapter,
+        rotations: Mapping[str, ProviderRotation] | None = None,
+    ) -> None:
+        self.config = config
+        self.bus = bus or EventBus()
+        self.settings = settings
+        self.clock = clock
+        self.rotations = (
+            dict(rotations)
+            if rotations is not None
+            else {
+                name: ProviderRotation.of([p.name for p in providers])
+                for name, providers in config.providers.items()
+            }
+        )
+        self._base_environment = dict(os.environ if base_environment is None else base_environment)
+        self._adapters = {name: adapter_loader(b.adapter) for name, b in config.backends.items()}
+        self._redact = Redactor(
+            secret
+            for providers in config.providers.values()
+            for p in providers
+            for secret in p.secret_values
+        )
+
+    async def run_job(self, job: Job) -> JobResult:
+        """Run ``job`` until it succeeds or nothing is left to try.
+
+        Never raises for a job's own trouble: every failure is in the result.
+        Cancellation: the running attempt's process group is stopped and the
+        cancellation propagates.
+        """
+        started = anyio.current_time()
+        run = _JobRun(job, started + job.timeout if job.timeout else math.inf)
+        try:
+            backends = self._backend_order(job)
+        except OrchestratorError as exc:
+            run.error = str(exc)
+            backends = []
+        previous: str | None = None
+        for backend in backends:
+            if previous is not None:
+                self.bus.publish(
+                    BackendFellBack(
+                        job_id=job.id,
+                        backend=backend,
+                        from_backend=previous,
+                        reason="every provider of the backend failed or is limited",
+                    )
+                )
+            step = await self._run_on_backend(run, backend)
+            if step is not _Next.NEXT_BACKEND:
+                break
+            previous = backend
+        else:
+            if backends:
+                run.error = self._exhausted_message(run)
+        return self._finish(run, anyio.current_time() - started)
+
+    # -- the loop -------------------------------------------------------------
+
+    def _backend_order(self, job: Job) -> list[str]:
+        order = list(self.config.message_backend.order)
+        first = job.backend or self.config.message_backend.default or order[0]
+        backend = self.config.backend(first)
+        if not backend.enabled:
+            raise OrchestratorError(f"Error: backend '{first}' is disabled (job '{job.id}')")
+        return [first, *(name for name in order if name != first)]
+
+    async def _run_on_backend(self, run: _JobRun, backend_name: str) -> _Next:
+        backend = self.config.backend(backend_name)
+        rotation = self.rotations[backend_name]
+        if not rotation.providers:
+            verdict = await self._attempt_with_retries(run, backend, None)
+            return self._after_fallback_attempt(run, backend, verdict)
+        tried: set[str] = set()
+        previous: str | None = None
+        while True:
+            choice = await self._choose(run, backend_name, rotation, tried)
+            if choice is None:
+                return _Next.NEXT_BACKEND
+            if previous is not None:
+                self.bus.publish(
+                    ProviderRotated(
+                        job_id=run.job.id,
+                        backend=backend_name,
+                        provider=choice,
+                        from_provider=previous,
+                        reason=run.attempts[-1].outcome.value,
+                    )
+                )
+            tried.add(choice)
+            provider = self._provider(backend_name, choice)
+            verdict = await self._attempt_with_retries(run, backend, provider)
+            step = self._after_attempt(run, backend, rotation, choice, verdict)
+            if step is not None:
+                return step
+            previous = choice
+
+    async def _choose(
+        self, run: _JobRun, backend: str, rotation: ProviderRotation, tried: set[str]
+    ) -> str | None:
+        while True:
+            now = self.clock()
+            for name in rotation.expire_cooldowns(now):
+                self.bus.publish(ProviderRecovered(backend=backend, provider=name))
+            choice = rotation.select(now, exclude=tried)
+            if not isinstance(choice, WaitUntil):
+                return choice
+            wait = choice.when - now
+            if wait > self.settings.max_cooldown_wait or anyio.current_time() + wait > run.deadline:
+                return None
+            await anyio.sleep(wait)
+
+    def _after_attempt(
+        self,
+        run: _JobRun,
+        backend: BackendConfig,
+        rotation: ProviderRotation,
+        provider: str,
+        verdict: Classification,
+    ) -> _Next | None:
+        outcome = verdict.outcome
+        if outcome is AttemptOutcome.SUCCESS:
+            rotation.record_success(provider)
+            rotation.mark_used(provider)
+            if backend.always_switch_after_execution:
+                rotation.advance()
+            run.success = (backend.name, provider, self._model(run.job, backend), verdict)
+            return _Next.SUCCEEDED
+        rotation.record_failure(provider)
+        if outcome in (AttemptOutcome.USAGE_LIMIT, AttemptOutcome.AUTH_ERROR):
+            wait = verdict.retry_after if outcome is AttemptOutcome.USAGE_LIMIT else None
+            self._cool_down(rotation, backend.name, provider, wait, outcome.value)
+        if self._job_must_stop(run, verdict):
+            return _Next.FAIL_JOB
+        return None
+
+    def _after_fallback_attempt(
+        self, run: _JobRun, backend: BackendConfig, verdict: Classification
+    ) -> _Next:
+        if verdict.outcome is AttemptOutcome.SUCCESS:
+            run.success = (backend.name, None, self._model(run.job, backend), verdict)
+            return _Next.SUCCEEDED
+        return _Next.FAIL_JOB if self._job_must_stop(run, verdict) else _Next.NEXT_BACKEND
+
+    def _job_must_stop(self, run: _JobRun, verdict: Classification) -> bool:
+        last = run.attempts[-1]
+        if verdict.outcome not in ROTATE_ON or anyio.current_time() >= run.deadline:
+            run.error = f"Error: job '{run.job.id}' failed on {last.backend}/{last.provider}: " + (
+                last.message or verdict.outcome.value
+            )
+            if anyio.current_time() >= run.deadline:
+                run.error = f"Error: job '{run.job.id}' timed out after {run.job.timeout} s"
+            return True
+        return False
+
+    def _cool_down(
+        self,
+        rotation: ProviderRotation,
+        backend: str,
+        provider: str,
+        wait: float | None,
+        reason: str,
+    ) -> None:
+        until = self.clock() + (wait if wait is not None else self.settings.default_cooldown)
+        rotation.cool_down(provider, until)
+        self.bus.publish(
+            ProviderCooledDown(backend=backend, provider=provider, until=until, reason=reason)
+        )
+
+    # -- one attempt ----------------------------------------------------------
+
+    async def _attempt_with_retries(
+        self, run: _JobRun, backend: BackendConfig, provider: ProviderConfig | None
+    ) -> Classification:
+        retries = backend.usage_limit_retry_count
+        while True:
+            verdict = await self._attempt(run, backend, provider)
+            if verdict.outcome is not AttemptOutcome.USAGE_LIMIT or retries <= 0:
+                return verdict
+            retries -= 1
+            await anyio.sleep(backend.usage_limit_retry_wait_seconds)
+
+    async def _attempt(
+        self, run: _JobRun, backend: BackendConfig, provider: ProviderConfig | None
+    ) -> Classification:
+        job = run.job
+        adapter = self._adapters[backend.name]
+        request = AttemptRequest(job, backend, provider)
+        model = self._model(job, backend)
+        names = _Names(job.id, backend.name, provider.name if provider else None, model)
+        number = len(run.attempts) + 1
+        self.bus.publish(
+            AttemptStarted(
+                attempt=number,
+                job_id=names.job_id,
+                backend=names.backend,
+                provider=names.provider,
+                model=names.model,
+            )
+        )
+        remaining = run.deadline - anyio.current_time()
+        try:
+            invocation = adapter.build(request)
+        except OrchestratorError as exc:
+            verdict = Classification(AttemptOutcome.LAUNCH_ERROR, str(exc))
+            return self._record(run, names, number, verdict, None, 0.0, "")
+        result = await run_process(
+            invocation.argv,
+            env=child_environment(provider, self._base_environment, invocation.env),
+            cwd=job.cwd,
+            stdin=invocation.stdin,
+            limits=RunLimits(
+                timeout=remaining if remaining != math.inf else None,
+                idle_timeout=job.idle_timeout,
+                kill_grace=self.settings.kill_grace,
+            ),
+            scanner=adapter.scanner(request),
+        )
+        verdict = result.verdict or adapter.classify(request, result.output)
+        return self._record(
+            run,
+            names,
+            number,
+            verdict,
+            result.output.exit_code,
+            result.duration,
+            result.output.stderr,
+        )
+
+    def _record(
+        self,
+        run: _JobRun,
+        names: _Names,
+        number: int,
+        verdict: Classification,
+        exit_code: int | None,
+        duration: float,
+        stderr: str,
+    ) -> Classification:
+        message = self._redact(verdict.message)
+        tail = tuple(self._redact(line) for line in stderr.splitlines()[-STDERR_TAIL_LINES:])
+        run.attempts.append(
+            Attempt(
+                backend=names.backend,
+                provider=names.provider,
+                model=names.model,
+                outcome=verdict.outcome,
+                exit_code=exit_code,
+                duration=duration,
+                message=message,
+                retry_after=verdict.retry_after,
+                stderr_tail=tail,
+            )
+        )
+        self.bus.publish(
+            AttemptFinished(
+                attempt=number,
+                outcome=verdict.outcome,
+                exit_code=exit_code,
+                duration=duration,
+                message=message,
+                job_id=names.job_id,
+                backend=names.backend,
+                provider=names.provider,
+                model=names.model,
+            )
+        )
+        return verdict
+
+    # -- the result -----------------------------------------------------------
+
+    def _finish(self, run: _JobRun, duration: float) -> JobResult:
+        job = run.job
+        if run.success is not None:
+            backend, provider, model, verdict = run.success
+            self.bus.publish(
+                JobSucceeded(
+                    job_id=job.id,
+                    backend=backend,
+                    provider=provider,
+                    model=model,
+                    duration=duration,
+                )
+            )
+            return JobResult(
+                job_id=job.id,
+                status="succeeded",
+                output=verdict.answer,
+                backend=backend,
+                provider=provider,
+                model=model,
+                attempts=tuple(run.attempts),
+                session_id=verdict.session_id,
+                usage=verdict.usage,
+                metadata=job.metadata,
+            )
+        error = self._redact(run.error or "Error: the job did not run")
+        self.bus.publish(JobFailed(job_id=job.id, duration=duration, error=error))
+        return JobResult(
+            job_id=job.id,
+            status="failed",
+            attempts=tuple(run.attempts),
+            error=error,
+            metadata=job.metadata,
+        )
+
+    def _exhausted_message(self, run: _JobRun) -> str:
+        now = self.clock()
+        waits = [
+            (until, f"{backend}/{name}")
+            for backend, rotation in self.rotations.items()
+            for name, until in rotation.cooldown_until.items()
+            if until > now
+        ]
+        text = f"Error: job '{run.job.id}' failed on every provider of every backend"
+        if waits:
+            until, which = min(waits)
+            text += f"; the first to recover is {which} in {until - now:.0f} s"
+        return text
+
+    def _provider(self, backend: str, name: str) -> ProviderConfig:
+        return next(p for p in self.config.providers[backend] if p.name == name)
+
+    @staticmethod
+    def _model(job: Job, backend: BackendConfig) -> str | None:
+        return job.model or backend.model

@@ -1,0 +1,49 @@
+"""A fake agent CLI whose behaviour the provider's environment selects.
+
+FAKE_MODE: answer (default) | limit | limit_live | auth | fail | hang
+FAKE_NAME: the provider it was started for; echoed in the answer.
+FAKE_FORBIDDEN: comma-separated variables that must not be in the environment.
+FAKE_RETRY_AFTER: seconds announced by the limit message.
+FAKE_ECHO: text printed to stderr by the fail mode (to test redaction).
+The prompt is the last argument.
+"""
+
+import os
+import sys
+import time
+
+
+def main() -> int:
+    mode = os.environ.get("FAKE_MODE", "answer")
+    name = os.environ.get("FAKE_NAME", "?")
+    leaked = [v for v in os.environ.get("FAKE_FORBIDDEN", "").split(",") if v and v in os.environ]
+    if leaked:
+        print(f"leaked variables: {leaked}", file=sys.stderr)
+        return 3
+    if mode == "limit":
+        wait = os.environ.get("FAKE_RETRY_AFTER")
+        print(
+            "Error: 429 rate limit exceeded" + (f", retry after {wait}s" if wait else ""),
+            file=sys.stderr,
+        )
+        return 1
+    if mode == "limit_live":
+        print("Error: 429 rate limit exceeded, retrying", file=sys.stderr, flush=True)
+        time.sleep(60)
+        return 1
+    if mode == "auth":
+        print("Error: 401 Unauthorized", file=sys.stderr)
+        return 1
+    if mode == "fail":
+        print(os.environ.get("FAKE_ECHO", ""), file=sys.stderr)
+        print("Error: the task makes no sense", file=sys.stderr)
+        return 2
+    if mode == "hang":
+        time.sleep(60)
+        return 0
+    print(f"{name}: {sys.argv[-1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

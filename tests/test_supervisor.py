@@ -1,0 +1,273 @@
+"""The attempt loop with fake CLIs: rotation, fallback, cooldowns, retries, fail-fast, isolation."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TypeVar
+
+import anyio
+import pytest
+
+from orchestrator import Job, load_config
+from orchestrator._events import (
+    BackendFellBack,
+    Event,
+    EventBus,
+    ProviderCooledDown,
+    ProviderRotated,
+)
+from orchestrator._supervisor import Supervisor, SupervisorSettings
+
+from .conftest import WriteConfig
+
+pytestmark = pytest.mark.anyio
+
+FAKE_CLI = Path(__file__).parent / "fakes" / "fake_cli.py"
+
+
+def provider(backend: str, name: str, mode: str = "answer", **env: str) -> str:
+    settings = "".join(f'{key} = "{value}"\n' for key, value in env.items())
+    return (
+        f"[{backend}.{name}]\ncommand = {str(sys.executable)!r}\nargs = [{str(FAKE_CLI)!r}]\n"
+        f'FAKE_MODE = "{mode}"\nFAKE_NAME = "{name}"\n{settings}'
+    )
+
+
+def backend(name: str, providers: list[str], **fields: str) -> str:
+    extra = "".join(f"{key} = {value}\n" for key, value in fields.items())
+    return (
+        f'[backends.{name}]\nbackend_type = "generic"\nproviders = {providers!r}\n'
+        f'usage_markers = ["rate limit"]\n{extra}'
+    )
+
+
+E = TypeVar("E")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Recorder:
+    """Collects every event published while a test runs."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.bus = EventBus()
+        original = self.bus.publish
+
+        def publish(event: Event) -> None:
+            self.events.append(event)
+            original(event)
+
+        self.bus.publish = publish  # type: ignore[method-assign]
+
+    def of(self, kind: type[E]) -> list[E]:
+        return [event for event in self.events if isinstance(event, kind)]
+
+
+def supervisor(
+    directory: Path, clock: Clock | None = None, **settings: float
+) -> tuple[Supervisor, Recorder]:
+    recorder = Recorder()
+    config = load_config(directory, environ={})
+    return (
+        Supervisor(
+            config,
+            bus=recorder.bus,
+            settings=SupervisorSettings(**settings),
+            clock=clock or Clock(),
+        ),
+        recorder,
+    )
+
+
+async def test_rotates_in_configured_order(write_config: WriteConfig) -> None:
+    """Limited providers are left in the order the config lists them; the answer comes from c."""
+    directory = write_config(
+        backend("agent", ["a", "b", "c"]),
+        provider("agent", "c") + provider("agent", "b", "limit") + provider("agent", "a", "limit"),
+    )
+    sup, recorder = supervisor(directory)
+    result = await sup.run_job(Job(prompt="hello"))
+    assert result.status == "succeeded"
+    assert (result.provider, result.output) == ("c", "c: hello")
+    assert [(a.provider, a.outcome.value) for a in result.attempts] == [
+        ("a", "usage_limit"), ("b", "usage_limit"), ("c", "success"),
+    ]  # fmt: skip
+    rotated = recorder.of(ProviderRotated)
+    assert [(e.from_provider, e.provider) for e in rotated] == [("a", "b"), ("b", "c")]
+    assert {e.provider for e in recorder.of(ProviderCooledDown)} == {"a", "b"}
+
+
+async def test_falls_back_to_next_backend(write_config: WriteConfig) -> None:
+    """When every provider of the first backend is limited, the next backend answers."""
+    directory = write_config(
+        backend("first", ["a"]) + backend("second", ["z"])
+        + '[message_backend]\norder = ["first", "second"]\n',
+        provider("first", "a", "limit") + provider("second", "z"),
+    )  # fmt: skip
+    sup, recorder = supervisor(directory)
+    result = await sup.run_job(Job(prompt="hi"))
+    assert (result.status, result.backend, result.provider) == ("succeeded", "second", "z")
+    assert [(e.from_backend, e.backend) for e in recorder.of(BackendFellBack)] == [
+        ("first", "second")
+    ]
+
+
+async def test_cooldown_skip_and_recovery(write_config: WriteConfig) -> None:
+    """A limited provider is skipped until its cooldown ends, then tried first again."""
+    directory = write_config(
+        backend("agent", ["a", "b"]), provider("agent", "a", "limit") + provider("agent", "b")
+    )
+    clock = Clock()
+    sup, _ = supervisor(directory, clock, default_cooldown=300)
+    first = await sup.run_job(Job(prompt="1"))
+    assert [a.provider for a in first.attempts] == ["a", "b"]
+    second = await sup.run_job(Job(prompt="2"))
+    assert [a.provider for a in second.attempts] == ["b"]
+    clock.now += 300
+    third = await sup.run_job(Job(prompt="3"))
+    assert [a.provider for a in third.attempts] == ["a", "b"]
+
+
+async def test_announced_wait_sets_the_cooldown(write_config: WriteConfig) -> None:
+    """A limit that says when it resets cools the provider down for exactly that long."""
+    directory = write_config(
+        backend("agent", ["a", "b"]),
+        provider("agent", "a", "limit", FAKE_RETRY_AFTER="42") + provider("agent", "b"),
+    )
+    sup, recorder = supervisor(directory, default_cooldown=300)
+    result = await sup.run_job(Job(prompt="x"))
+    cooled = recorder.of(ProviderCooledDown)[0]
+    assert cooled.until == 1_000 + 42
+    assert result.attempts[0].retry_after == 42
+
+
+async def test_limit_retries_on_same_provider(write_config: WriteConfig) -> None:
+    """usage_limit_retry_count retries the same provider before rotating."""
+    directory = write_config(
+        backend(
+            "agent", ["a", "b"], usage_limit_retry_count="2", usage_limit_retry_wait_seconds="0.01"
+        ),
+        provider("agent", "a", "limit") + provider("agent", "b"),
+    )
+    sup, _ = supervisor(directory)
+    result = await sup.run_job(Job(prompt="x"))
+    assert [a.provider for a in result.attempts] == ["a", "a", "a", "b"]
+
+
+async def test_failure_fails_fast(write_config: WriteConfig) -> None:
+    """An error another provider cannot fix ends the job after one attempt."""
+    directory = write_config(
+        backend("agent", ["a", "b"]), provider("agent", "a", "fail") + provider("agent", "b")
+    )
+    sup, _ = supervisor(directory)
+    result = await sup.run_job(Job(prompt="x"))
+    assert result.status == "failed"
+    assert len(result.attempts) == 1
+    assert "the task makes no sense" in (result.error or "")
+
+
+async def test_everything_limited_ends(write_config: WriteConfig) -> None:
+    """With every provider of every backend limited, the job fails once, naming the recovery."""
+    directory = write_config(
+        backend("first", ["a"]) + backend("second", ["b"]),
+        provider("first", "a", "limit") + provider("second", "b", "limit"),
+    )
+    sup, _ = supervisor(directory, default_cooldown=120)
+    with anyio.fail_after(30):
+        result = await sup.run_job(Job(prompt="x"))
+        again = await sup.run_job(Job(prompt="y"))
+    assert result.status == "failed"
+    assert "first to recover" in (result.error or "")
+    assert again.status == "failed"
+    assert again.attempts == ()
+
+
+async def test_live_limit_aborts_attempt(write_config: WriteConfig) -> None:
+    """A limit printed while the CLI keeps retrying ends that attempt at once."""
+    directory = write_config(
+        backend("agent", ["a", "b"]), provider("agent", "a", "limit_live") + provider("agent", "b")
+    )
+    sup, _ = supervisor(directory)
+    with anyio.fail_after(20):
+        result = await sup.run_job(Job(prompt="x"))
+    assert result.provider == "b"
+    assert result.attempts[0].duration < 10
+
+
+async def test_idle_timeout_rotates(write_config: WriteConfig) -> None:
+    """A silent CLI is ended by the job's idle timeout and the next provider answers."""
+    directory = write_config(
+        backend("agent", ["a", "b"]), provider("agent", "a", "hang") + provider("agent", "b")
+    )
+    sup, _ = supervisor(directory)
+    result = await sup.run_job(Job(prompt="x", idle_timeout=1))
+    assert [a.outcome.value for a in result.attempts] == ["timeout", "success"]
+
+
+async def test_total_timeout_fails_the_job(write_config: WriteConfig) -> None:
+    """The job's timeout covers all attempts and ends it as failed."""
+    directory = write_config(
+        backend("agent", ["a", "b"]), provider("agent", "a", "hang") + provider("agent", "b")
+    )
+    sup, _ = supervisor(directory)
+    result = await sup.run_job(Job(prompt="x", timeout=1))
+    assert result.status == "failed"
+    assert "timed out" in (result.error or "")
+    assert len(result.attempts) == 1
+
+
+async def test_secrets_stay_out_of_results(write_config: WriteConfig) -> None:
+    """A CLI echoing its key in an error leaves only *** in the result."""
+    directory = write_config(
+        backend("agent", ["a"]),
+        provider("agent", "a", "fail", FAKE_ECHO="tok-very-secret"),
+    )
+    sup, recorder = supervisor(directory)
+    result = await sup.run_job(Job(prompt="x"))
+    assert any("***" in line for line in result.attempts[0].stderr_tail)
+    assert "tok-very-secret" not in result.model_dump_json()
+    assert all("tok-very-secret" not in e.model_dump_json() for e in recorder.events)
+
+
+async def test_concurrent_jobs_see_only_their_provider(write_config: WriteConfig) -> None:
+    """200 concurrent jobs over 3 providers: each child sees its own key and none of the others'."""
+    names = ["p1", "p2", "p3"]
+    keys = {name: f"KEY_{name.upper()}" for name in names}
+    llm = "".join(backend(f"b{n}", [name]) for n, name in enumerate(names))
+    metadata = "".join(
+        provider(
+            f"b{n}",
+            name,
+            **{
+                keys[name]: f"secret-{name}",
+                "FAKE_FORBIDDEN": ",".join(k for o, k in keys.items() if o != name),
+            },
+        )
+        for n, name in enumerate(names)
+    )
+    sup, _ = supervisor(write_config(llm, metadata))
+    results = []
+    limiter = anyio.CapacityLimiter(32)
+
+    async def one(index: int) -> None:
+        async with limiter:
+            results.append(await sup.run_job(Job(prompt=str(index), backend=f"b{index % 3}")))
+
+    async with anyio.create_task_group() as group:
+        for index in range(200):
+            group.start_soon(one, index)
+    assert len(results) == 200
+    assert all(r.status == "succeeded" for r in results), [r.error for r in results if r.error]
+    for result in results:
+        assert (
+            result.output == f"{result.provider}: {result.job_id and result.output.split(': ')[1]}"
+        )
+        assert result.provider == names[int(result.output.split(": ")[1]) % 3]
