@@ -43,47 +43,84 @@ from ._errors import (
     UnsetVariableError,
     UsageError,
 )
+from ._events import (
+    EVENT_ADAPTER,
+    AttemptFinished,
+    AttemptStarted,
+    BackendFellBack,
+    Event,
+    EventBus,
+    JobFailed,
+    JobQueued,
+    JobSucceeded,
+    ProviderCooledDown,
+    ProviderRecovered,
+    ProviderRotated,
+    Subscription,
+)
 from ._job import Attempt, AttemptOutcome, Job, JobMode, JobResult, TokenUsage
 from ._llm_config import BackendConfig, MessageBackendConfig
 from ._markers import find_marker, parse_retry_after
 from ._migrate import MigrationResult, migrate
+from ._orchestrator import JobHandle, Orchestrator
 from ._provider_manager import ProviderManager
 from ._provider_metadata import ProviderConfig
 from ._registry import available_adapter_names, load_adapter
 from ._rotation import ProviderRotation, WaitUntil
+from ._status import BackendStatus, OrchestratorStatus, ProviderStatus
+from ._supervisor import SupervisorSettings
 
 __all__ = [
     "CONFIG_DIR_VARIABLE",
+    "EVENT_ADAPTER",
     "LLM_CONFIG_FILE",
     "PROVIDER_METADATA_FILE",
     "Adapter",
     "Attempt",
+    "AttemptFinished",
     "AttemptOutcome",
     "AttemptRequest",
+    "AttemptStarted",
     "BackendConfig",
+    "BackendFellBack",
     "BackendManager",
+    "BackendStatus",
     "Classification",
     "ConfigError",
     "ConfigFileNotFoundError",
     "ConfigSyntaxError",
     "ConfigValueError",
     "ConfigWarning",
+    "Event",
+    "EventBus",
     "Invocation",
     "Job",
+    "JobFailed",
+    "JobHandle",
     "JobMode",
+    "JobQueued",
     "JobResult",
+    "JobSucceeded",
     "LiveScanner",
     "MessageBackendConfig",
     "MigrationError",
     "MigrationResult",
     "NoProvidersError",
+    "Orchestrator",
     "OrchestratorConfig",
     "OrchestratorError",
+    "OrchestratorStatus",
     "ProcessOutput",
     "ProviderConfig",
+    "ProviderCooledDown",
     "ProviderManager",
+    "ProviderRecovered",
+    "ProviderRotated",
     "ProviderRotation",
+    "ProviderStatus",
     "Stream",
+    "Subscription",
+    "SupervisorSettings",
     "TokenUsage",
     "UnknownBackendError",
     "UnknownProviderError",

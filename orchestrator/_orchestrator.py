@@ -1,0 +1,238 @@
+"""The library API: ``async with Orchestrator.from_config_dir() as orch: await orch.run(job)``.
+
+An orchestrator owns one task group: a bounded in-memory task queue, a fixed
+number of worker tasks that take jobs from it and hand them to the
+supervisor, and a saver that writes rotation state after changes. Leaving the
+``async with`` block stops taking jobs, lets queued and running ones finish,
+and saves the state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._config import OrchestratorConfig, load_config
+from ._events import EventBus, JobQueued, Subscription
+from ._job import Job, JobResult
+from ._state import restore_rotations, save_rotations
+from ._status import OrchestratorStatus, build_status
+from ._supervisor import Supervisor, SupervisorSettings
+
+STATE_SAVE_INTERVAL = 1.0
+
+
+class JobHandle:
+    """A submitted job: await its result, or cancel it."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self._done = anyio.Event()
+        self._result: JobResult | None = None
+        self._scope: anyio.CancelScope | None = None
+        self._cancel_requested = False
+
+    async def result(self) -> JobResult:
+        """Wait for the job's one result. Cancelling this wait does not cancel the job."""
+        await self._done.wait()
+        assert self._result is not None
+        return self._result
+
+    def cancel(self) -> None:
+        """Stop the job (its process group is killed); it ends in a failed result."""
+        self._cancel_requested = True
+        if self._scope is not None:
+            self._scope.cancel()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def _finish(self, result: JobResult) -> None:
+        if not self._done.is_set():
+            self._result = result
+            self._done.set()
+
+
+_QueueItem = tuple[Job, JobHandle]
+
+
+class Orchestrator:
+    """Runs jobs concurrently against one configuration.
+
+    Args:
+        config: the loaded configuration.
+        concurrency: jobs running at once.
+        queue_size: jobs waiting before ``submit`` waits too (backpressure).
+        settings: the attempt loop's knobs.
+        state_file: where rotation state is kept across restarts; None keeps
+            it in memory only.
+        clock: wall-clock seconds for cooldowns.
+        base_environment: what children inherit; defaults to ``os.environ``
+            (read once, never written).
+    """
+
+    def __init__(
+        self,
+        config: OrchestratorConfig,
+        *,
+        concurrency: int = 8,
+        queue_size: int = 1024,
+        settings: SupervisorSettings | None = None,
+        state_file: Path | None = None,
+        clock: Callable[[], float] = time.time,
+        base_environment: Mapping[str, str] | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.config = config
+        self.bus = EventBus()
+        self.supervisor = Supervisor(
+            config,
+            bus=self.bus,
+            settings=settings or SupervisorSettings(),
+            clock=clock,
+            base_environment=base_environment,
+        )
+        self.state_file = state_file
+        self.state_problems = (
+            restore_rotations(state_file, self.supervisor.rotations) if state_file else []
+        )
+        self._concurrency = concurrency
+        self._queue_size = queue_size
+        self._clock = clock
+        self._group: TaskGroup | None = None
+        self._send: MemoryObjectSendStream[_QueueItem] | None = None
+        self._dirty = False
+        self._pending: set[JobHandle] = set()
+        self._workers_left = 0
+        self._workers_done = anyio.Event()
+        self._last: tuple[str | None, str | None, str | None] = (None, None, None)
+
+    @classmethod
+    def from_config_dir(cls, config_dir: Path | str | None = None, **options: Any) -> Orchestrator:
+        """Load the config directory (see ``load_config``) and build an orchestrator.
+
+        Raises:
+            ConfigError: the configuration could not be loaded.
+        """
+        return cls(load_config(config_dir), **options)
+
+    async def __aenter__(self) -> Orchestrator:
+        send, receive = anyio.create_memory_object_stream[_QueueItem](self._queue_size)
+        self._send = send
+        self._group = await anyio.create_task_group().__aenter__()
+        self._workers_left = self._concurrency
+        for _ in range(self._concurrency):
+            self._group.start_soon(self._worker, receive.clone())
+        receive.close()
+        self._group.start_soon(self._save_periodically)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        assert self._group is not None
+        assert self._send is not None
+        self._send.close()
+        if exc is not None:
+            self._group.cancel_scope.cancel()
+        try:
+            return await self._group.__aexit__(exc_type, exc, traceback)
+        finally:
+            for handle in list(self._pending):
+                handle._finish(_cancelled_result(handle.job))
+            self.bus.close()
+            self._save_state()
+
+    async def submit(self, job: Job) -> JobHandle:
+        """Queue ``job`` and return its handle; waits while the queue is full."""
+        if self._send is None:
+            raise RuntimeError("use 'async with' before submitting jobs")
+        handle = JobHandle(job)
+        self._pending.add(handle)
+        self.bus.publish(JobQueued(job_id=job.id, backend=job.backend, model=job.model))
+        await self._send.send((job, handle))
+        return handle
+
+    async def run(self, job: Job) -> JobResult:
+        """Submit ``job`` and wait for its result.
+
+        Cancellation: cancelling the caller cancels the job too, and the
+        cancellation propagates once the job's processes are gone.
+        """
+        handle = await self.submit(job)
+        try:
+            return await handle.result()
+        except anyio.get_cancelled_exc_class():
+            handle.cancel()
+            with anyio.CancelScope(shield=True):
+                await handle.result()
+            raise
+
+    def events(self, buffer: int = 1024) -> AbstractAsyncContextManager[Subscription]:
+        """Subscribe to the event channel (``async with orch.events() as events:``)."""
+        return self.bus.subscribe(buffer)
+
+    def status(self) -> OrchestratorStatus:
+        """Providers in rotation order, current ones, cooldowns, counters, last used."""
+        return build_status(self.config, self.supervisor.rotations, self._last, self._clock())
+
+    async def _worker(self, receive: MemoryObjectReceiveStream[_QueueItem]) -> None:
+        try:
+            async with receive:
+                async for job, handle in receive:
+                    await self._run_one(job, handle)
+        finally:
+            self._workers_left -= 1
+            if self._workers_left == 0:
+                self._workers_done.set()
+
+    async def _run_one(self, job: Job, handle: JobHandle) -> None:
+        result: JobResult | None = None
+        try:
+            with anyio.CancelScope() as scope:
+                handle._scope = scope
+                if handle._cancel_requested:
+                    scope.cancel()
+                result = await self.supervisor.run_job(job)
+        finally:
+            if result is None:
+                result = _cancelled_result(job)
+            elif result.status == "succeeded":
+                self._last = (result.backend, result.provider, result.model)
+            self._dirty = True
+            self._pending.discard(handle)
+            handle._finish(result)
+
+    async def _save_periodically(self) -> None:
+        while not self._workers_done.is_set():
+            with anyio.move_on_after(STATE_SAVE_INTERVAL):
+                await self._workers_done.wait()
+            if self._dirty:
+                self._save_state()
+
+    def _save_state(self) -> None:
+        self._dirty = False
+        if self.state_file is not None:
+            save_rotations(self.state_file, self.supervisor.rotations)
+
+
+def _cancelled_result(job: Job) -> JobResult:
+    return JobResult(
+        job_id=job.id,
+        status="failed",
+        error=f"Error: job '{job.id}' was cancelled",
+        metadata=job.metadata,
+    )

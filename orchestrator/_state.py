@@ -1,0 +1,79 @@
+"""Rotation state that survives a restart: a small JSON file, written atomically.
+
+Only what the config still describes is restored: entries for providers that
+were removed are dropped, and a backend whose provider list changed starts at
+its first provider again (its cooldowns and counters are kept by name).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ._atomic import write_atomic
+from ._rotation import ProviderRotation
+
+STATE_VERSION = 1
+
+
+def dump_rotations(rotations: Mapping[str, ProviderRotation]) -> bytes:
+    """The state file's bytes for ``rotations``."""
+    backends = {
+        name: {
+            "providers": list(rotation.providers),
+            "current_index": rotation.current_index,
+            "last_used": rotation.last_used,
+            "cooldown_until": rotation.cooldown_until,
+            "successes": rotation.successes,
+            "failures": rotation.failures,
+        }
+        for name, rotation in rotations.items()
+    }
+    return json.dumps({"version": STATE_VERSION, "backends": backends}, indent=1).encode()
+
+
+def save_rotations(path: Path, rotations: Mapping[str, ProviderRotation]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, dump_rotations(rotations))
+
+
+def restore_rotations(path: Path, rotations: Mapping[str, ProviderRotation]) -> list[str]:
+    """Apply the saved state in ``path`` to ``rotations`` in place.
+
+    Returns:
+        Problems found (unreadable file, wrong version); the state is then
+        left as it was. A missing file is no problem: there is nothing yet.
+    """
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        return [f"state file {path} is unreadable and was ignored: {exc}"]
+    if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+        return [f"state file {path} has an unknown format and was ignored"]
+    for name, saved in (data.get("backends") or {}).items():
+        if name in rotations and isinstance(saved, dict):
+            _restore_one(rotations[name], saved)
+    return []
+
+
+def _restore_one(rotation: ProviderRotation, saved: dict[str, Any]) -> None:
+    known = set(rotation.providers)
+
+    def by_name(key: str, kind: type) -> dict[str, Any]:
+        value = saved.get(key)
+        if not isinstance(value, dict):
+            return {}
+        return {k: v for k, v in value.items() if k in known and isinstance(v, kind)}
+
+    rotation.cooldown_until.update(by_name("cooldown_until", float))
+    rotation.successes.update(by_name("successes", int))
+    rotation.failures.update(by_name("failures", int))
+    if saved.get("last_used") in known:
+        rotation.last_used = saved["last_used"]
+    index = saved.get("current_index")
+    if saved.get("providers") == list(rotation.providers) and isinstance(index, int):
+        rotation.current_index = index % max(1, len(rotation.providers))

@@ -1,0 +1,88 @@
+"""A snapshot of rotation state for people and scripts (``status``, ``orch.status()``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict
+
+from ._config import OrchestratorConfig
+from ._rotation import ProviderRotation
+
+
+class ProviderStatus(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    description: str | None
+    current: bool
+    cooldown_until: float | None
+    cooldown_left: float | None
+    successes: int
+    failures: int
+
+
+class BackendStatus(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    enabled: bool
+    model: str | None
+    providers: tuple[ProviderStatus, ...]
+    last_used_provider: str | None
+
+
+class OrchestratorStatus(BaseModel):
+    """Every backend's providers in rotation order, and what ran last."""
+
+    model_config = ConfigDict(frozen=True)
+
+    backends: tuple[BackendStatus, ...]
+    last_backend: str | None
+    last_provider: str | None
+    last_model: str | None
+
+
+def build_status(
+    config: OrchestratorConfig,
+    rotations: Mapping[str, ProviderRotation],
+    last: tuple[str | None, str | None, str | None],
+    now: float,
+) -> OrchestratorStatus:
+    """The snapshot at ``now`` (the clock cooldowns were set with)."""
+    backends = []
+    for name, backend in config.backends.items():
+        rotation = rotations[name]
+        current = rotation.current(now)
+        providers = tuple(
+            ProviderStatus(
+                name=provider.name,
+                description=provider.description,
+                current=provider.name == current,
+                cooldown_until=_until(rotation, provider.name, now),
+                cooldown_left=(
+                    rotation.cooldown_until[provider.name] - now
+                    if rotation.is_cooling(provider.name, now)
+                    else None
+                ),
+                successes=rotation.successes.get(provider.name, 0),
+                failures=rotation.failures.get(provider.name, 0),
+            )
+            for provider in config.providers[name]
+        )
+        backends.append(
+            BackendStatus(
+                name=name,
+                enabled=backend.enabled,
+                model=backend.model,
+                providers=providers,
+                last_used_provider=rotation.last_used,
+            )
+        )
+    return OrchestratorStatus(
+        backends=tuple(backends), last_backend=last[0], last_provider=last[1], last_model=last[2]
+    )
+
+
+def _until(rotation: ProviderRotation, provider: str, now: float) -> float | None:
+    return rotation.cooldown_until[provider] if rotation.is_cooling(provider, now) else None
