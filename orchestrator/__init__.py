@@ -67,6 +67,7 @@ from ._provider_manager import ProviderManager
 from ._provider_metadata import ProviderConfig
 from ._registry import available_adapter_names, load_adapter
 from ._rotation import ProviderRotation, WaitUntil
+from ._sinks import JsonlFileSink, Sink, StructlogSink
 from ._status import BackendStatus, OrchestratorStatus, ProviderStatus
 from ._supervisor import SupervisorSettings
 
@@ -101,6 +102,7 @@ __all__ = [
     "JobQueued",
     "JobResult",
     "JobSucceeded",
+    "JsonlFileSink",
     "LiveScanner",
     "MessageBackendConfig",
     "MigrationError",
@@ -118,7 +120,9 @@ __all__ = [
     "ProviderRotated",
     "ProviderRotation",
     "ProviderStatus",
+    "Sink",
     "Stream",
+    "StructlogSink",
     "Subscription",
     "SupervisorSettings",
     "TokenUsage",

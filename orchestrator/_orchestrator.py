@@ -10,19 +10,20 @@ and saves the state.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import anyio
-from anyio.abc import TaskGroup
+from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._config import OrchestratorConfig, load_config
 from ._events import EventBus, JobQueued, Subscription
 from ._job import Job, JobResult
+from ._sinks import Sink
 from ._state import restore_rotations, save_rotations
 from ._status import OrchestratorStatus, build_status
 from ._supervisor import Supervisor, SupervisorSettings
@@ -78,6 +79,7 @@ class Orchestrator:
         clock: wall-clock seconds for cooldowns.
         base_environment: what children inherit; defaults to ``os.environ``
             (read once, never written).
+        sinks: telemetry sinks, each fed by its own subscription.
     """
 
     def __init__(
@@ -90,6 +92,7 @@ class Orchestrator:
         state_file: Path | None = None,
         clock: Callable[[], float] = time.time,
         base_environment: Mapping[str, str] | None = None,
+        sinks: Sequence[Sink] = (),
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -106,6 +109,7 @@ class Orchestrator:
         self.state_problems = (
             restore_rotations(state_file, self.supervisor.rotations) if state_file else []
         )
+        self._sinks = tuple(sinks)
         self._concurrency = concurrency
         self._queue_size = queue_size
         self._clock = clock
@@ -130,6 +134,8 @@ class Orchestrator:
         send, receive = anyio.create_memory_object_stream[_QueueItem](self._queue_size)
         self._send = send
         self._group = await anyio.create_task_group().__aenter__()
+        for sink in self._sinks:
+            await self._group.start(self._feed_sink, sink)
         self._workers_left = self._concurrency
         for _ in range(self._concurrency):
             self._group.start_soon(self._worker, receive.clone())
@@ -222,6 +228,16 @@ class Orchestrator:
                 await self._workers_done.wait()
             if self._dirty:
                 self._save_state()
+        self.bus.close()  # lets the sinks drain their buffers and end
+
+    async def _feed_sink(self, sink: Sink, *, task_status: TaskStatus[None]) -> None:
+        try:
+            async with self.bus.subscribe() as events:
+                task_status.started()
+                async for event in events:
+                    sink(event)
+        finally:
+            sink.close()
 
     def _save_state(self) -> None:
         self._dirty = False
