@@ -141,6 +141,8 @@ class _Attempt:
             "stderr": TailBuffer(limits.stderr_limit),
         }
         self.verdict: Classification | None = None
+        self._open_streams = 2
+        self._drained = anyio.Event()
         self.timed_out: Literal["total", "idle"] | None = None
         self.scope = anyio.CancelScope(deadline=self._next_deadline())
 
@@ -150,26 +152,21 @@ class _Attempt:
         return min(self.total_deadline, idle_deadline)
 
     async def supervise(self, stdin: bytes | None) -> None:
-        pumps_done = anyio.Event()
+        assert self.process.stdout is not None
+        assert self.process.stderr is not None
         with self.scope:
             async with anyio.create_task_group() as group:
-                group.start_soon(self._pump_both, pumps_done)
+                group.start_soon(self._pump, self.process.stdout, "stdout")
+                group.start_soon(self._pump, self.process.stderr, "stderr")
                 if stdin is not None:
                     group.start_soon(self._feed, stdin)
                 await self.process.wait()
-                with anyio.move_on_after(self.limits.drain_grace):
-                    await pumps_done.wait()
+                if self._open_streams:
+                    with anyio.move_on_after(self.limits.drain_grace):
+                        await self._drained.wait()
                 group.cancel_scope.cancel()
         if self.scope.cancelled_caught and self.verdict is None:
             self.timed_out = "total" if anyio.current_time() >= self.total_deadline else "idle"
-
-    async def _pump_both(self, done: anyio.Event) -> None:
-        assert self.process.stdout is not None
-        assert self.process.stderr is not None
-        async with anyio.create_task_group() as group:
-            group.start_soon(self._pump, self.process.stdout, "stdout")
-            group.start_soon(self._pump, self.process.stderr, "stderr")
-        done.set()
 
     async def _pump(self, stream: ByteReceiveStream, name: Stream) -> None:
         buffer = self.buffers[name]
@@ -182,6 +179,9 @@ class _Attempt:
                 if verdict is not None:
                     self.verdict = verdict
                     self.scope.cancel()
+        self._open_streams -= 1
+        if not self._open_streams:
+            self._drained.set()
 
     async def _feed(self, data: bytes) -> None:
         assert self.process.stdin is not None
