@@ -61,6 +61,9 @@ class BackendConfig(BaseModel):
         usage_limit_retry_wait_seconds: wait before each of those retries.
         always_switch_after_execution: rotate to the next provider after every
             run, limited or not (spreads load across providers).
+        usage_limit_cooldown_seconds: how long a limited provider is skipped
+            when the CLI announced no reset time (None: the orchestrator's default).
+        max_concurrency: attempts running at once on this backend (None: no limit).
     """
 
     model_config = _STRICT
@@ -76,6 +79,8 @@ class BackendConfig(BaseModel):
     usage_limit_retry_count: Annotated[int, Field(ge=0, le=1000)] = 0
     usage_limit_retry_wait_seconds: Annotated[float, Field(ge=0, le=86_400)] = 0.0
     always_switch_after_execution: bool = False
+    usage_limit_cooldown_seconds: Annotated[float, Field(ge=0, le=7 * 86_400)] | None = None
+    max_concurrency: Annotated[int, Field(ge=1)] | None = None
 
     @property
     def adapter(self) -> str:

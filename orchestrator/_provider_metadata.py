@@ -33,6 +33,7 @@ class ProviderConfig(BaseModel):
         command: the program to run instead of the CLI's own binary, if any.
         args: arguments placed right after ``command``.
         description: human-readable text shown in status output.
+        max_concurrency: attempts running at once on this provider (None: no limit).
         env: the UPPERCASE settings: exported to the child only, never to
             ``os.environ``, and treated as secrets everywhere else.
         options: the remaining lowercase keys, as written.
@@ -45,6 +46,7 @@ class ProviderConfig(BaseModel):
     command: Annotated[str, Field(min_length=1)] | None = None
     args: Annotated[tuple[str, ...], Field(strict=False)] = ()
     description: str | None = None
+    max_concurrency: Annotated[int, Field(ge=1)] | None = None
     env: dict[str, str] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
 
@@ -90,7 +92,7 @@ def parse_provider(backend: str, name: str, table: dict[str, Any], file: Path) -
     env: dict[str, str] = {}
     options: dict[str, Any] = {}
     for key, value in table.items():
-        if key in {"command", "args", "description"}:
+        if key in {"command", "args", "description", "max_concurrency"}:
             fields[key] = value
         elif ENV_NAME.fullmatch(key):
             env[key] = _env_value(value, file, where, key)

@@ -28,13 +28,14 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import NamedTuple
 
 import anyio
 
-from ._adapter import Adapter, AttemptRequest, Classification
+from ._adapter import Adapter, AttemptRequest, Classification, Invocation
 from ._config import OrchestratorConfig
 from ._environment import child_environment
 from ._errors import OrchestratorError
@@ -51,7 +52,7 @@ from ._events import (
 )
 from ._job import Attempt, AttemptOutcome, Job, JobResult
 from ._llm_config import BackendConfig
-from ._process import RunLimits, run_process
+from ._process import RunLimits, RunResult, run_process
 from ._provider_metadata import ProviderConfig
 from ._redaction import Redactor
 from ._registry import load_adapter
@@ -136,6 +137,7 @@ class Supervisor:
                 for name, providers in config.providers.items()
             }
         )
+        self._limiters: dict[str, anyio.CapacityLimiter] = {}
         self._base_environment = dict(os.environ if base_environment is None else base_environment)
         self._adapters = {name: adapter_loader(b.adapter) for name, b in config.backends.items()}
         self._redact = Redactor(
@@ -285,7 +287,9 @@ class Supervisor:
         wait: float | None,
         reason: str,
     ) -> None:
-        until = self.clock() + (wait if wait is not None else self.settings.default_cooldown)
+        default = self.config.backend(backend).usage_limit_cooldown_seconds
+        fallback = self.settings.default_cooldown if default is None else default
+        until = self.clock() + (wait if wait is not None else fallback)
         rotation.cool_down(provider, until)
         self.bus.publish(
             ProviderCooledDown(backend=backend, provider=provider, until=until, reason=reason)
@@ -313,6 +317,34 @@ class Supervisor:
         model = self._model(job, backend)
         names = _Names(job.id, backend.name, provider.name if provider else None, model)
         number = len(run.attempts) + 1
+        try:
+            invocation = adapter.build(request)
+        except OrchestratorError as exc:
+            self._publish_started(names, number)
+            verdict = Classification(AttemptOutcome.LAUNCH_ERROR, str(exc))
+            return self._record(run, names, number, verdict, None, 0.0, "")
+        limiters = self._limiters_for(backend, provider)
+        if not limiters:
+            self._publish_started(names, number)
+            result = await self._run(run, invocation, provider, adapter, request)
+        else:
+            async with AsyncExitStack() as stack:
+                for limiter in limiters:
+                    await stack.enter_async_context(limiter)
+                self._publish_started(names, number)
+                result = await self._run(run, invocation, provider, adapter, request)
+        verdict = result.verdict or adapter.classify(request, result.output)
+        return self._record(
+            run,
+            names,
+            number,
+            verdict,
+            result.output.exit_code,
+            result.duration,
+            result.output.stderr,
+        )
+
+    def _publish_started(self, names: _Names, number: int) -> None:
         self.bus.publish(
             AttemptStarted(
                 attempt=number,
@@ -322,13 +354,18 @@ class Supervisor:
                 model=names.model,
             )
         )
+
+    async def _run(
+        self,
+        run: _JobRun,
+        invocation: Invocation,
+        provider: ProviderConfig | None,
+        adapter: Adapter,
+        request: AttemptRequest,
+    ) -> RunResult:
+        job = run.job
         remaining = run.deadline - anyio.current_time()
-        try:
-            invocation = adapter.build(request)
-        except OrchestratorError as exc:
-            verdict = Classification(AttemptOutcome.LAUNCH_ERROR, str(exc))
-            return self._record(run, names, number, verdict, None, 0.0, "")
-        result = await run_process(
+        return await run_process(
             invocation.argv,
             env=child_environment(provider, self._base_environment, invocation.env),
             cwd=job.cwd,
@@ -340,16 +377,21 @@ class Supervisor:
             ),
             scanner=adapter.scanner(request),
         )
-        verdict = result.verdict or adapter.classify(request, result.output)
-        return self._record(
-            run,
-            names,
-            number,
-            verdict,
-            result.output.exit_code,
-            result.duration,
-            result.output.stderr,
-        )
+
+    def _limiters_for(
+        self, backend: BackendConfig, provider: ProviderConfig | None
+    ) -> list[anyio.CapacityLimiter]:
+        """The backend's and the provider's concurrency limiters, where configured."""
+        wanted = [(backend.name, backend.max_concurrency)]
+        if provider is not None:
+            wanted.append((f"{backend.name}.{provider.name}", provider.max_concurrency))
+        limiters = []
+        for key, tokens in wanted:
+            if tokens is not None:
+                if key not in self._limiters:  # created lazily: they need a running loop
+                    self._limiters[key] = anyio.CapacityLimiter(tokens)
+                limiters.append(self._limiters[key])
+        return limiters
 
     def _record(
         self,

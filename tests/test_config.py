@@ -420,3 +420,21 @@ def test_config_error_is_the_common_root(write_config: WriteConfig) -> None:
     """Callers can catch every config problem as ConfigError."""
     with pytest.raises(ConfigError):
         load_config(write_config("[backends.qwen]\nenabled = 1\n"), environ={})
+
+
+def test_limits_and_cooldown_keys(write_config: WriteConfig) -> None:
+    """Concurrency limits and the cooldown default load typed and validated."""
+    directory = write_config(
+        '[backends.qwen]\nproviders = ["a"]\nmax_concurrency = 4\n'
+        "usage_limit_cooldown_seconds = 90\n",
+        "[qwen.a]\nmax_concurrency = 2\n",
+    )
+    config = load_config(directory, environ={})
+    assert config.backend("qwen").max_concurrency == 4
+    assert config.backend("qwen").usage_limit_cooldown_seconds == 90
+    assert config.providers_for("qwen")[0].max_concurrency == 2
+    with pytest.raises(ConfigValueError, match="greater than or equal to 1"):
+        load_config(write_config("[backends.qwen]\nmax_concurrency = 0\n"), environ={})
+    with pytest.raises(ConfigValueError) as caught:
+        load_config(write_config(QWEN, '[qwen.a]\nmax_concurrency = "2"\n[qwen.b]\n'), environ={})
+    assert (caught.value.table, caught.value.key) == ("qwen.a", "max_concurrency")

@@ -11,6 +11,8 @@ import pytest
 
 from orchestrator import Job, load_config
 from orchestrator._events import (
+    AttemptFinished,
+    AttemptStarted,
     BackendFellBack,
     Event,
     EventBus,
@@ -271,3 +273,44 @@ async def test_concurrent_jobs_see_only_their_provider(write_config: WriteConfig
             result.output == f"{result.provider}: {result.job_id and result.output.split(': ')[1]}"
         )
         assert result.provider == names[int(result.output.split(": ")[1]) % 3]
+
+
+async def test_backend_cooldown_setting(write_config: WriteConfig) -> None:
+    """usage_limit_cooldown_seconds sets the cooldown when the CLI announces none."""
+    directory = write_config(
+        backend("agent", ["a", "b"], usage_limit_cooldown_seconds="60"),
+        provider("agent", "a", "limit") + provider("agent", "b"),
+    )
+    sup, recorder = supervisor(directory, default_cooldown=300)
+    await sup.run_job(Job(prompt="x"))
+    assert recorder.of(ProviderCooledDown)[0].until == 1_000 + 60
+
+
+async def peak_attempts(sup: Supervisor, recorder: Recorder, jobs: int) -> int:
+    async with anyio.create_task_group() as group:
+        for index in range(jobs):
+            group.start_soon(sup.run_job, Job(prompt=str(index), idle_timeout=30))
+    running = peak = 0
+    for event in recorder.events:
+        if isinstance(event, AttemptStarted):
+            running += 1
+            peak = max(peak, running)
+        elif isinstance(event, AttemptFinished):
+            running -= 1
+    return peak
+
+
+async def test_provider_concurrency_limit(write_config: WriteConfig) -> None:
+    """A provider's max_concurrency caps its simultaneous attempts."""
+    directory = write_config(
+        backend("agent", ["a"]), provider("agent", "a") + "max_concurrency = 2\n"
+    )
+    sup, recorder = supervisor(directory)
+    assert await peak_attempts(sup, recorder, 6) == 2
+
+
+async def test_backend_concurrency_limit(write_config: WriteConfig) -> None:
+    """A backend's max_concurrency caps its simultaneous attempts across providers."""
+    directory = write_config(backend("agent", ["a"], max_concurrency="3"), provider("agent", "a"))
+    sup, recorder = supervisor(directory)
+    assert await peak_attempts(sup, recorder, 8) == 3
