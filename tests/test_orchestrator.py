@@ -122,3 +122,20 @@ async def test_submit_outside_context_is_refused(write_config: WriteConfig) -> N
     orch = Orchestrator.from_config_dir(two_providers(write_config))
     with pytest.raises(RuntimeError, match="async with"):
         await orch.submit(Job(prompt="x"))
+
+
+async def test_cancelling_one_job_leaves_others_alone(write_config: WriteConfig) -> None:
+    """One cancelled job ends failed; the jobs running beside it still succeed."""
+    directory = write_config(
+        backend("slow", ["h"]) + backend("fast", ["f"]),
+        provider("slow", "h", "hang") + provider("fast", "f"),
+    )
+    async with Orchestrator.from_config_dir(directory, concurrency=4) as orch:
+        doomed = await orch.submit(Job(prompt="x", backend="slow"))
+        others = [await orch.submit(Job(prompt=str(n), backend="fast")) for n in range(3)]
+        await anyio.sleep(0.3)
+        doomed.cancel()
+        results = [await handle.result() for handle in others]
+        cancelled = await doomed.result()
+    assert cancelled.status == "failed"
+    assert [r.status for r in results] == ["succeeded"] * 3
