@@ -118,7 +118,7 @@ class Orchestrator:
         self._dirty = False
         self._pending: set[JobHandle] = set()
         self._workers_left = 0
-        self._workers_done = anyio.Event()
+        self._workers_done: anyio.Event | None = None
         self._last: tuple[str | None, str | None, str | None] = (None, None, None)
 
     @classmethod
@@ -137,6 +137,7 @@ class Orchestrator:
         for sink in self._sinks:
             await self._group.start(self._feed_sink, sink)
         self._workers_left = self._concurrency
+        self._workers_done = anyio.Event()  # made here: it belongs to the running loop
         for _ in range(self._concurrency):
             self._group.start_soon(self._worker, receive.clone())
         receive.close()
@@ -202,7 +203,7 @@ class Orchestrator:
                     await self._run_one(job, handle)
         finally:
             self._workers_left -= 1
-            if self._workers_left == 0:
+            if self._workers_left == 0 and self._workers_done is not None:
                 self._workers_done.set()
 
     async def _run_one(self, job: Job, handle: JobHandle) -> None:
@@ -223,9 +224,11 @@ class Orchestrator:
             handle._finish(result)
 
     async def _save_periodically(self) -> None:
-        while not self._workers_done.is_set():
+        done = self._workers_done
+        assert done is not None
+        while not done.is_set():
             with anyio.move_on_after(STATE_SAVE_INTERVAL):
-                await self._workers_done.wait()
+                await done.wait()
             if self._dirty:
                 self._save_state()
         self.bus.close()  # lets the sinks drain their buffers and end

@@ -139,3 +139,16 @@ async def test_cancelling_one_job_leaves_others_alone(write_config: WriteConfig)
         cancelled = await doomed.result()
     assert cancelled.status == "failed"
     assert [r.status for r in results] == ["succeeded"] * 3
+
+
+def test_built_outside_the_loop_runs_under_either(write_config: WriteConfig) -> None:
+    """An orchestrator built in sync code runs under trio and asyncio alike."""
+    directory = two_providers(write_config, "answer")
+    for backend_name in ("asyncio", "trio"):
+        orch = Orchestrator.from_config_dir(directory)
+
+        async def main(orch: Orchestrator = orch) -> str:
+            async with orch:
+                return (await orch.run(Job(prompt="x"))).status
+
+        assert anyio.run(main, backend=backend_name) == "succeeded"
