@@ -29,6 +29,7 @@ from ._expand import ExpansionError, UnsetVariable, expand_tree
 from ._llm_config import BackendConfig, LLMConfig, MessageBackendConfig, parse_llm_config
 from ._provider_metadata import ProviderConfig, ProviderTables, parse_provider_metadata
 from ._registry import available_adapter_names
+from ._rotation import ProviderRotation
 from ._toml import read_toml
 
 LLM_CONFIG_FILE = "llm_config.toml"
@@ -74,6 +75,30 @@ class OrchestratorConfig:
         """The backend's providers in rotation order (empty in fallback mode)."""
         self.backend(backend)
         return self.providers[backend]
+
+    def provider(self, backend: str, name: str) -> ProviderConfig:
+        """The provider ``name`` of ``backend``; KeyError when it has none by that name."""
+        for provider in self.providers_for(backend):
+            if provider.name == name:
+                return provider
+        raise KeyError(f"backend {backend!r} has no provider {name!r}")
+
+    @property
+    def secret_values(self) -> frozenset[str]:
+        """Every provider setting value: what redaction must hide."""
+        return frozenset(
+            secret
+            for providers in self.providers.values()
+            for provider in providers
+            for secret in provider.secret_values
+        )
+
+    def new_rotations(self) -> dict[str, ProviderRotation]:
+        """Fresh rotation state for every backend, in configured order."""
+        return {
+            backend: ProviderRotation.of([p.name for p in providers])
+            for backend, providers in self.providers.items()
+        }
 
     @property
     def llm_config_path(self) -> Path:

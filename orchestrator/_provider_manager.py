@@ -32,10 +32,7 @@ class ProviderManager:
     def __init__(self, config: OrchestratorConfig, clock: Clock = time.time) -> None:
         self._config = config
         self._clock = clock
-        self._rotations = {
-            backend: ProviderRotation.of([p.name for p in providers])
-            for backend, providers in config.providers.items()
-        }
+        self._rotations = config.new_rotations()
 
     # -- the spec's queries ---------------------------------------------------
 
@@ -96,10 +93,8 @@ class ProviderManager:
         return providers
 
     def get_provider(self, backend: str, name: str) -> ProviderConfig:
-        for provider in self._config.providers_for(backend):
-            if provider.name == name:
-                return provider
-        raise KeyError(f"backend {backend!r} has no provider {name!r}")
+        """The provider's definition; KeyError when the backend has none by that name."""
+        return self._config.provider(backend, name)
 
     def get_provider_environment(
         self, backend: str, provider: str | None = None, base: Mapping[str, str] | None = None

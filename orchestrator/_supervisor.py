@@ -123,29 +123,16 @@ class Supervisor:
         clock: Callable[[], float] = time.time,
         base_environment: Mapping[str, str] | None = None,
         adapter_loader: Callable[[str], Adapter] = load_adapter,
-        rotations: Mapping[str, ProviderRotation] | None = None,
     ) -> None:
         self.config = config
         self.bus = bus or EventBus()
         self.settings = settings
         self.clock = clock
-        self.rotations = (
-            dict(rotations)
-            if rotations is not None
-            else {
-                name: ProviderRotation.of([p.name for p in providers])
-                for name, providers in config.providers.items()
-            }
-        )
+        self.rotations = config.new_rotations()
         self._limiters: dict[str, anyio.CapacityLimiter] = {}
         self._base_environment = dict(os.environ if base_environment is None else base_environment)
         self._adapters = {name: adapter_loader(b.adapter) for name, b in config.backends.items()}
-        self._redact = Redactor(
-            secret
-            for providers in config.providers.values()
-            for p in providers
-            for secret in p.secret_values
-        )
+        self._redact = Redactor(config.secret_values)
 
     async def run_job(self, job: Job) -> JobResult:
         """Run ``job`` until it succeeds or nothing is left to try.
@@ -214,7 +201,7 @@ class Supervisor:
                     )
                 )
             tried.add(choice)
-            provider = self._provider(backend_name, choice)
+            provider = self.config.provider(backend_name, choice)
             verdict = await self._attempt_with_retries(run, backend, provider)
             step = self._after_attempt(run, backend, rotation, choice, verdict)
             if step is not None:
@@ -269,13 +256,16 @@ class Supervisor:
         return _Next.FAIL_JOB if self._job_must_stop(run, verdict) else _Next.NEXT_BACKEND
 
     def _job_must_stop(self, run: _JobRun, verdict: Classification) -> bool:
-        last = run.attempts[-1]
-        if verdict.outcome not in ROTATE_ON or anyio.current_time() >= run.deadline:
-            run.error = f"Error: job '{run.job.id}' failed on {last.backend}/{last.provider}: " + (
-                last.message or verdict.outcome.value
+        """True, with the job's error set, when no other provider may be tried."""
+        if anyio.current_time() >= run.deadline:
+            run.error = f"Error: job '{run.job.id}' timed out after {run.job.timeout} s"
+            return True
+        if verdict.outcome not in ROTATE_ON:
+            last = run.attempts[-1]
+            reason = last.message or verdict.outcome.value
+            run.error = (
+                f"Error: job '{run.job.id}' failed on {last.backend}/{last.provider}: {reason}"
             )
-            if anyio.current_time() >= run.deadline:
-                run.error = f"Error: job '{run.job.id}' timed out after {run.job.timeout} s"
             return True
         return False
 
@@ -483,9 +473,6 @@ class Supervisor:
             until, which = min(waits)
             text += f"; the first to recover is {which} in {until - now:.0f} s"
         return text
-
-    def _provider(self, backend: str, name: str) -> ProviderConfig:
-        return next(p for p in self.config.providers[backend] if p.name == name)
 
     @staticmethod
     def _model(job: Job, backend: BackendConfig) -> str | None:
