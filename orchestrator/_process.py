@@ -8,28 +8,22 @@ when the total or idle timeout passes, when the live scanner returns a
 verdict (real CLIs retry a 429 silently for minutes), or when the caller is
 cancelled. However it ends, the whole process group is stopped like trio's
 ``deliver_cancel``: SIGTERM, a shielded grace period, SIGKILL, and a wait, so
-no process and no zombie is left behind.
+no process and no zombie is left behind (see ``_child``).
 """
 
 from __future__ import annotations
 
 import codecs
-import contextlib
 import math
-import os
-import signal
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 import anyio
-from anyio.abc import ByteReceiveStream, Process
 
 from ._adapter import Classification, LiveScanner, ProcessOutput, Stream
-
-READ_SIZE = 65536
+from ._child import Child
 
 
 @dataclass(frozen=True)
@@ -102,26 +96,14 @@ async def run_process(
     """
     started = anyio.current_time()
     try:
-        process = await anyio.open_process(
-            list(argv),
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=dict(env),
-            cwd=cwd,
-            start_new_session=True,
-        )
+        child = Child.spawn(argv, env=env, cwd=cwd, with_stdin=stdin is not None)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         output = ProcessOutput(None, "", "", launch_error=f"cannot start {argv[0]!r}: {reason}")
         return RunResult(output, None, anyio.current_time() - started)
-    attempt = _Attempt(process, limits, scanner, started)
-    try:
+    async with child.stopped_on_exit(limits.kill_grace):
+        attempt = _Attempt(child, limits, scanner, started)
         await attempt.supervise(stdin)
-    finally:
-        with anyio.CancelScope(shield=True):
-            await _stop_group(process, limits.kill_grace)
-            await process.aclose()
     return attempt.result()
 
 
@@ -129,9 +111,9 @@ class _Attempt:
     """The state of one running child: buffers, deadlines, the live verdict."""
 
     def __init__(
-        self, process: Process, limits: RunLimits, scanner: LiveScanner | None, started: float
+        self, child: Child, limits: RunLimits, scanner: LiveScanner | None, started: float
     ) -> None:
-        self.process = process
+        self.child = child
         self.limits = limits
         self.scanner = scanner
         self.started = started
@@ -152,15 +134,13 @@ class _Attempt:
         return min(self.total_deadline, idle_deadline)
 
     async def supervise(self, stdin: bytes | None) -> None:
-        assert self.process.stdout is not None
-        assert self.process.stderr is not None
         with self.scope:
             async with anyio.create_task_group() as group:
-                group.start_soon(self._pump, self.process.stdout, "stdout")
-                group.start_soon(self._pump, self.process.stderr, "stderr")
+                group.start_soon(self._pump, self.child.stdout, "stdout")
+                group.start_soon(self._pump, self.child.stderr, "stderr")
                 if stdin is not None:
-                    group.start_soon(self._feed, stdin)
-                await self.process.wait()
+                    group.start_soon(self.child.feed_stdin, stdin)
+                await self.child.exited()
                 if self._open_streams:
                     with anyio.move_on_after(self.limits.drain_grace):
                         await self._drained.wait()
@@ -168,10 +148,10 @@ class _Attempt:
         if self.scope.cancelled_caught and self.verdict is None:
             self.timed_out = "total" if anyio.current_time() >= self.total_deadline else "idle"
 
-    async def _pump(self, stream: ByteReceiveStream, name: Stream) -> None:
+    async def _pump(self, pipe: IO[bytes], name: Stream) -> None:
         buffer = self.buffers[name]
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        async for chunk in stream:
+        while chunk := await self.child.read(pipe):
             buffer.append(chunk)
             self.scope.deadline = self._next_deadline()
             if self.scanner is not None:
@@ -183,39 +163,13 @@ class _Attempt:
         if not self._open_streams:
             self._drained.set()
 
-    async def _feed(self, data: bytes) -> None:
-        assert self.process.stdin is not None
-        try:
-            await self.process.stdin.send(data)
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            pass  # the child exited or closed stdin without reading it all
-        finally:
-            await self.process.stdin.aclose()
-
     def result(self) -> RunResult:
         stdout, stderr = self.buffers["stdout"], self.buffers["stderr"]
         output = ProcessOutput(
-            exit_code=self.process.returncode,
+            exit_code=self.child.returncode,
             stdout=stdout.text(),
             stderr=stderr.text(),
             stdout_truncated=stdout.truncated,
             timed_out=self.timed_out,
         )
         return RunResult(output, self.verdict, anyio.current_time() - self.started)
-
-
-async def _stop_group(process: Process, grace: float) -> None:
-    """SIGTERM the group, wait up to ``grace``, SIGKILL whatever is left, reap."""
-    if process.returncode is None:
-        _signal_group(process.pid, signal.SIGTERM)
-        with anyio.move_on_after(grace):
-            await process.wait()
-    # Also after a clean exit: grandchildren left in the group must not linger.
-    _signal_group(process.pid, signal.SIGKILL)
-    await process.wait()
-
-
-def _signal_group(pgid: int, signum: signal.Signals) -> None:
-    # ProcessLookupError: the group is already empty.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signum)

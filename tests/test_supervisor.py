@@ -314,3 +314,29 @@ async def test_backend_concurrency_limit(write_config: WriteConfig) -> None:
     directory = write_config(backend("agent", ["a"], max_concurrency="3"), provider("agent", "a"))
     sup, recorder = supervisor(directory)
     assert await peak_attempts(sup, recorder, 8) == 3
+
+
+@pytest.mark.parametrize("max_wait", [0, 5])
+async def test_waiting_for_a_cooling_provider(write_config: WriteConfig, max_wait: float) -> None:
+    """With nothing else left, a job waits up to max_cooldown_wait for the recovery."""
+    directory = write_config(
+        backend("agent", ["a"], usage_limit_cooldown_seconds="0.3"),
+        provider("agent", "a", "limit"),
+    )
+    config = load_config(directory, environ={})
+    sup = Supervisor(
+        config,
+        settings=SupervisorSettings(max_cooldown_wait=max_wait),
+        clock=anyio.current_time,
+    )
+    first = await sup.run_job(Job(prompt="1"))  # limits "a" for 0.3 s
+    started = anyio.current_time()
+    second = await sup.run_job(Job(prompt="2"))
+    waited = anyio.current_time() - started
+    if max_wait:
+        assert [a.provider for a in second.attempts] == ["a"]
+        assert waited >= 0.3
+    else:
+        assert second.attempts == ()
+        assert "first to recover" in (second.error or "")
+    assert first.status == second.status == "failed"
