@@ -2,9 +2,10 @@
 
 An orchestrator owns one task group: a bounded in-memory task queue, a fixed
 number of worker tasks that take jobs from it and hand them to the
-supervisor, and a saver that writes rotation state after changes. Leaving the
-``async with`` block stops taking jobs, lets queued and running ones finish,
-and saves the state.
+supervisor, and a state keeper that writes rotation state after changes and
+applies manual rotations asked for from the shell (see ``_state_store``).
+Leaving the ``async with`` block stops taking jobs, lets queued and running
+ones finish, and saves the state.
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._config import OrchestratorConfig, load_config
-from ._events import EventBus, JobQueued, Subscription
+from ._events import EventBus, JobQueued, ProviderRotated, Subscription
 from ._job import Job, JobResult
 from ._sinks import Sink
-from ._state import restore_rotations, save_rotations
+from ._state import NOTHING_USED, LastUsed, restore_rotations, save_rotations
+from ._state_store import ManualRequest, StateStore, apply_request
 from ._status import OrchestratorStatus, build_status
 from ._supervisor import Supervisor, SupervisorSettings
 
-STATE_SAVE_INTERVAL = 1.0
+STATE_SAVE_INTERVAL = 0.5
 
 
 class JobHandle:
@@ -75,7 +77,9 @@ class Orchestrator:
         queue_size: jobs waiting before ``submit`` waits too (backpressure).
         settings: the attempt loop's knobs.
         state_file: where rotation state is kept across restarts; None keeps
-            it in memory only.
+            it in memory only. When another process owns the file, this one
+            starts from its saved state but never writes it (see
+            ``state_problems``).
         clock: wall-clock seconds for cooldowns.
         base_environment: what children inherit; defaults to ``os.environ``
             (read once, never written).
@@ -106,9 +110,12 @@ class Orchestrator:
             base_environment=base_environment,
         )
         self.state_file = state_file
-        self.state_problems = (
-            restore_rotations(state_file, self.supervisor.rotations) if state_file else []
-        )
+        self._store = StateStore(state_file) if state_file else None
+        self.state_problems: list[str] = []
+        self._last: LastUsed = NOTHING_USED
+        if state_file is not None:
+            restored = restore_rotations(state_file, self.supervisor.rotations)
+            self.state_problems, self._last = restored.problems, restored.last
         self._sinks = tuple(sinks)
         self._concurrency = concurrency
         self._queue_size = queue_size
@@ -119,7 +126,6 @@ class Orchestrator:
         self._pending: set[JobHandle] = set()
         self._workers_left = 0
         self._workers_done: anyio.Event | None = None
-        self._last: tuple[str | None, str | None, str | None] = (None, None, None)
 
     @classmethod
     def from_config_dir(cls, config_dir: Path | str | None = None, **options: Any) -> Orchestrator:
@@ -130,7 +136,16 @@ class Orchestrator:
         """
         return cls(load_config(config_dir), **options)
 
+    @property
+    def concurrency(self) -> int:
+        return self._concurrency
+
     async def __aenter__(self) -> Orchestrator:
+        if self._store is not None and not self._store.try_own():
+            self.state_problems.append(
+                f"state file {self._store.path} is in use by process "
+                f"{self._store.owner_pid()}: starting from its saved state, not saving changes"
+            )
         send, receive = anyio.create_memory_object_stream[_QueueItem](self._queue_size)
         self._send = send
         self._group = await anyio.create_task_group().__aenter__()
@@ -161,7 +176,9 @@ class Orchestrator:
             for handle in list(self._pending):
                 handle._finish(_cancelled_result(handle.job))
             self.bus.close()
-            self._save_state()
+            self._keep_state()
+            if self._store is not None:
+                self._store.release()
 
     async def submit(self, job: Job) -> JobHandle:
         """Queue ``job`` and return its handle; waits while the queue is full."""
@@ -229,8 +246,7 @@ class Orchestrator:
         while not done.is_set():
             with anyio.move_on_after(STATE_SAVE_INTERVAL):
                 await done.wait()
-            if self._dirty:
-                self._save_state()
+            self._keep_state()
         self.bus.close()  # lets the sinks drain their buffers and end
 
     async def _feed_sink(self, sink: Sink, *, task_status: TaskStatus[None]) -> None:
@@ -242,10 +258,30 @@ class Orchestrator:
         finally:
             sink.close()
 
-    def _save_state(self) -> None:
-        self._dirty = False
-        if self.state_file is not None:
-            save_rotations(self.state_file, self.supervisor.rotations)
+    def _keep_state(self) -> None:
+        """Apply manual requests from the shell, then save if anything changed."""
+        if self._store is None or not self._store.owned:
+            return
+        for request in self._store.take_requests():
+            self._apply_manual(request)
+        if self._dirty:
+            self._dirty = False
+            save_rotations(self._store.path, self.supervisor.rotations, self._last)
+
+    def _apply_manual(self, request: ManualRequest) -> None:
+        rotations = self.supervisor.rotations
+        now = self._clock()
+        before = rotations[request.backend].current(now) if request.backend in rotations else None
+        if apply_request(request, rotations):
+            self._dirty = True
+            self.bus.publish(
+                ProviderRotated(
+                    backend=request.backend,
+                    provider=rotations[request.backend].current(now),
+                    from_provider=before,
+                    reason=f"manual {request.action}",
+                )
+            )
 
 
 def _cancelled_result(job: Job) -> JobResult:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,15 @@ from ._rotation import ProviderRotation
 STATE_VERSION = 1
 
 
-def dump_rotations(rotations: Mapping[str, ProviderRotation]) -> bytes:
-    """The state file's bytes for ``rotations``."""
+#: The last successful job's (backend, provider, model).
+LastUsed = tuple[str | None, str | None, str | None]
+NOTHING_USED: LastUsed = (None, None, None)
+
+
+def dump_rotations(
+    rotations: Mapping[str, ProviderRotation], last: LastUsed = NOTHING_USED
+) -> bytes:
+    """The state file's bytes for ``rotations`` and the last used backend/provider/model."""
     backends = {
         name: {
             "providers": list(rotation.providers),
@@ -31,33 +39,54 @@ def dump_rotations(rotations: Mapping[str, ProviderRotation]) -> bytes:
         }
         for name, rotation in rotations.items()
     }
-    return json.dumps({"version": STATE_VERSION, "backends": backends}, indent=1).encode()
+    state = {
+        "version": STATE_VERSION,
+        "backends": backends,
+        "last": dict(zip(("backend", "provider", "model"), last, strict=True)),
+    }
+    return json.dumps(state, indent=1).encode()
 
 
-def save_rotations(path: Path, rotations: Mapping[str, ProviderRotation]) -> None:
+def save_rotations(
+    path: Path, rotations: Mapping[str, ProviderRotation], last: LastUsed = NOTHING_USED
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, dump_rotations(rotations))
+    write_atomic(path, dump_rotations(rotations, last))
 
 
-def restore_rotations(path: Path, rotations: Mapping[str, ProviderRotation]) -> list[str]:
+@dataclass
+class Restored:
+    """What ``restore_rotations`` found besides the rotations it updated."""
+
+    problems: list[str] = field(default_factory=list)
+    last: LastUsed = NOTHING_USED
+
+
+def restore_rotations(path: Path, rotations: Mapping[str, ProviderRotation]) -> Restored:
     """Apply the saved state in ``path`` to ``rotations`` in place.
 
     Returns:
-        Problems found (unreadable file, wrong version); the state is then
-        left as it was. A missing file is no problem: there is nothing yet.
+        Problems found (unreadable file, wrong version; the state is then
+        left as it was) and the last used backend/provider/model. A missing
+        file is no problem: there is nothing yet.
     """
     try:
         data = json.loads(path.read_bytes())
     except FileNotFoundError:
-        return []
+        return Restored()
     except (OSError, ValueError) as exc:
-        return [f"state file {path} is unreadable and was ignored: {exc}"]
+        return Restored([f"state file {path} is unreadable and was ignored: {exc}"])
     if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
-        return [f"state file {path} has an unknown format and was ignored"]
+        return Restored([f"state file {path} has an unknown format and was ignored"])
     for name, saved in (data.get("backends") or {}).items():
         if name in rotations and isinstance(saved, dict):
             _restore_one(rotations[name], saved)
-    return []
+    last = data.get("last")
+    if isinstance(last, dict) and all(
+        isinstance(last.get(key), str | None) for key in ("backend", "provider", "model")
+    ):
+        return Restored(last=(last.get("backend"), last.get("provider"), last.get("model")))
+    return Restored()
 
 
 def _restore_one(rotation: ProviderRotation, saved: dict[str, Any]) -> None:

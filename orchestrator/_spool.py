@@ -1,0 +1,211 @@
+"""The embedded job queue: a spool directory that needs no server.
+
+Layout::
+
+    DIR/incoming/              drop job files here (write elsewhere, or under a
+                               name starting with '.', then rename into place)
+    DIR/processing/<worker>/   files a living worker has claimed; <worker>/.lock
+                               is flock-ed by that worker while it runs
+    DIR/done/, DIR/failed/     each finished job file beside <job-id>.result.json
+                               (a rejected file: <file name>.result.json)
+
+Claiming is a rename from ``incoming/`` into the worker's own directory: the
+kernel lets exactly one rename of a name succeed, so two workers never run the
+same file. Finishing writes the result into the worker's directory first
+(synced), then moves the job file, then the result, so a crash at any point
+leaves enough behind to finish the move later rather than run the job twice.
+A worker starting up takes over the directories of dead workers (their lock
+is free): unfinished jobs go back to ``incoming/``, finished ones are moved on.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._atomic import write_atomic
+from ._job import JobResult
+
+LOCK_NAME = ".lock"
+RESULT_SUFFIX = ".result.json"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A job file this worker owns now."""
+
+    name: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What taking over dead workers' directories did."""
+
+    requeued: tuple[str, ...] = ()
+    finished: tuple[str, ...] = ()
+
+
+class Spool:
+    """One spool directory, seen from one worker."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.incoming = root / "incoming"
+        self.processing = root / "processing"
+        self.done = root / "done"
+        self.failed = root / "failed"
+        self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.claim_dir = self.processing / self.worker_id
+
+    def create(self) -> None:
+        for directory in (self.incoming, self.processing, self.done, self.failed):
+            directory.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def registered(self) -> Iterator[Recovery]:
+        """Hold this worker's claim directory (and its lock) for the block.
+
+        Dead workers' directories are taken over on the way in. On the way
+        out, however the block ends, anything still claimed goes back to
+        ``incoming/`` and the directory is removed.
+        """
+        self.create()
+        self.claim_dir.mkdir()
+        fd = os.open(self.claim_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            try:
+                yield self.recover()
+            finally:
+                _settle(self, self.claim_dir)
+                _remove_claim_dir(self.claim_dir)
+        finally:
+            os.close(fd)
+
+    def recover(self) -> Recovery:
+        """Take over the claim directories whose workers are gone."""
+        requeued: list[str] = []
+        finished: list[str] = []
+        for directory in sorted(self.processing.iterdir()):
+            if directory == self.claim_dir or not directory.is_dir():
+                continue
+            lock_fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(lock_fd)
+                continue  # its worker is alive
+            try:
+                recovery = _settle(self, directory)
+                _remove_claim_dir(directory)
+            finally:
+                os.close(lock_fd)
+            requeued += recovery.requeued
+            finished += recovery.finished
+        return Recovery(tuple(requeued), tuple(finished))
+
+    def pending(self) -> list[str]:
+        """Names waiting in ``incoming/``, oldest first (by modification time, then name)."""
+        entries = []
+        with os.scandir(self.incoming) as scan:
+            for entry in scan:
+                if entry.name.startswith("."):
+                    continue
+                try:
+                    entries.append((entry.stat().st_mtime_ns, entry.name))
+                except FileNotFoundError:
+                    continue  # claimed by another worker while we looked
+        entries.sort()
+        return [name for _, name in entries]
+
+    def claim(self, name: str) -> Claimed | None:
+        """Move ``incoming/name`` into this worker's directory; None if it is gone."""
+        target = self.claim_dir / name
+        try:
+            os.rename(self.incoming / name, target)
+        except FileNotFoundError:
+            return None  # another worker was faster, or it was withdrawn
+        return Claimed(name, target)
+
+    def finish(self, claimed: Claimed, result: JobResult) -> Path:
+        """File ``claimed`` under ``done/`` or ``failed/``, beside ``<job_id>.result.json``.
+
+        Returns:
+            The result file's final path.
+        """
+        staged = self.claim_dir / _staged_result_name(claimed.name)
+        write_atomic(staged, result.model_dump_json(indent=1).encode(), mode=0o644)
+        return _complete(self, claimed.name, staged, result.job_id, result.status)
+
+    def requeue(self, claimed: Claimed) -> None:
+        """Give ``claimed`` back to ``incoming/`` (cancelled before it finished)."""
+        _move_no_clobber(claimed.path, self.incoming, claimed.name)
+
+
+def _staged_result_name(job_file_name: str) -> str:
+    # A dot name: never taken for a job file, never claimed from incoming/.
+    return f".{job_file_name}{RESULT_SUFFIX}"
+
+
+def _complete(spool: Spool, name: str, staged: Path, job_id: str, status: str) -> Path:
+    """Move the job file (if still there) and its staged result to their place."""
+    destination = spool.done if status == "succeeded" else spool.failed
+    job_file = staged.parent / name
+    if job_file.exists():
+        _move_no_clobber(job_file, destination, name)
+    return _move_no_clobber(staged, destination, job_id, RESULT_SUFFIX)
+
+
+def _settle(spool: Spool, directory: Path) -> Recovery:
+    """Finish or requeue everything in a claim directory nobody else holds."""
+    requeued, finished = [], []
+    for entry in sorted(os.listdir(directory)):
+        if entry == LOCK_NAME or not entry.startswith(".") or not entry.endswith(RESULT_SUFFIX):
+            continue
+        staged = directory / entry
+        try:
+            result = JobResult.model_validate_json(staged.read_bytes())
+        except (OSError, ValueError):
+            staged.unlink(missing_ok=True)  # torn before it was synced: run the job again
+            continue
+        name = entry[1 : -len(RESULT_SUFFIX)]
+        _complete(spool, name, staged, result.job_id, result.status)
+        finished.append(name)
+    for entry in sorted(os.listdir(directory)):
+        if entry.startswith("."):
+            if entry != LOCK_NAME:
+                (directory / entry).unlink(missing_ok=True)  # an unfinished temp file
+            continue
+        _move_no_clobber(directory / entry, spool.incoming, entry)
+        requeued.append(entry)
+    return Recovery(tuple(requeued), tuple(finished))
+
+
+def _remove_claim_dir(directory: Path) -> None:
+    (directory / LOCK_NAME).unlink(missing_ok=True)
+    directory.rmdir()
+
+
+def _move_no_clobber(source: Path, directory: Path, name: str, suffix: str = "") -> Path:
+    """Rename ``source`` to ``directory/name+suffix``, or ``name.N+suffix`` if that is taken.
+
+    Check-then-rename: only workers write into ``done/`` and ``failed/``, and
+    a user dropping a file into ``incoming/`` under the very name being
+    requeued in the same instant is the one (accepted) race.
+    """
+    if not suffix:
+        stem, dot, extension = name.rpartition(".")
+        name, suffix = (stem, f".{extension}") if dot and stem else (name, "")
+    candidate, number = directory / f"{name}{suffix}", 1
+    while candidate.exists():
+        number += 1
+        candidate = directory / f"{name}.{number}{suffix}"
+    os.rename(source, candidate)
+    return candidate
