@@ -25,11 +25,18 @@ NOTHING_USED: LastUsed = (None, None, None)
 
 
 def dump_rotations(
-    rotations: Mapping[str, ProviderRotation], last: LastUsed = NOTHING_USED
+    rotations: Mapping[str, ProviderRotation],
+    last: LastUsed = NOTHING_USED,
+    others: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """The state file's bytes for ``rotations`` and the last used backend/provider/model."""
-    backends = {
-        name: {
+    """The state file's bytes for ``rotations`` and the last used backend/provider/model.
+
+    ``others`` are saved backends this configuration does not have; they are
+    kept as they were, so two configurations can share one state file.
+    """
+    backends = dict(others or {})
+    for name, rotation in rotations.items():
+        backends[name] = {
             "providers": list(rotation.providers),
             "current_index": rotation.current_index,
             "last_used": rotation.last_used,
@@ -37,8 +44,6 @@ def dump_rotations(
             "successes": rotation.successes,
             "failures": rotation.failures,
         }
-        for name, rotation in rotations.items()
-    }
     state = {
         "version": STATE_VERSION,
         "backends": backends,
@@ -50,8 +55,21 @@ def dump_rotations(
 def save_rotations(
     path: Path, rotations: Mapping[str, ProviderRotation], last: LastUsed = NOTHING_USED
 ) -> None:
+    """Write the state file atomically, keeping other configurations' backends."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, dump_rotations(rotations, last))
+    others = {name: saved for name, saved in _saved_backends(path).items() if name not in rotations}
+    write_atomic(path, dump_rotations(rotations, last, others))
+
+
+def _saved_backends(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+        return {}
+    backends = data.get("backends")
+    return backends if isinstance(backends, dict) else {}
 
 
 @dataclass

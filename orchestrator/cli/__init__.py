@@ -14,7 +14,12 @@ import typer
 
 from .._errors import OrchestratorError
 from ._config_commands import config_app
+from ._events_command import events_command
 from ._migrate_command import migrate_command
+from ._run_command import run_command
+from ._schema_command import schema_app
+from ._state_commands import providers_app, status_command
+from ._worker_command import worker_command
 
 app = typer.Typer(
     name="orchestrator",
@@ -24,7 +29,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+app.command("run")(run_command)
+app.command("worker")(worker_command)
+app.command("status")(status_command)
+app.add_typer(providers_app, name="providers")
+app.command("events")(events_command)
 app.add_typer(config_app, name="config")
+app.add_typer(schema_app, name="schema")
 app.command("migrate")(migrate_command)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -17,3 +18,31 @@ ConfigDirOption = Annotated[
         show_default=False,
     ),
 ]
+
+StateFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-file",
+        envvar="ORCHESTRATOR_STATE_FILE",
+        help="Rotation state shared by run, worker, status and providers; the event log "
+        "(events.jsonl) sits beside it "
+        "[default: $XDG_STATE_HOME/provider-orchestrator/state.json].",
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+
+
+def state_file_path(option: Path | None) -> Path:
+    """The state file: the option (or $ORCHESTRATOR_STATE_FILE), else the XDG state dir."""
+    if option is not None:
+        return option
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "provider-orchestrator" / "state.json"
+
+
+def event_log_path(state_file: Path) -> Path:
+    """The JSONL event log kept beside the state file."""
+    return state_file.with_name("events.jsonl")

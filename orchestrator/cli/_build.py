@@ -1,0 +1,69 @@
+"""Building an orchestrator from command-line options, the same way for every command."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import structlog
+
+from .._config import OrchestratorConfig, load_config
+from .._orchestrator import Orchestrator
+from .._sinks import JsonlFileSink, Sink
+from ._options import event_log_path, state_file_path
+
+
+def configure_logging(*, json: bool = False) -> None:
+    """Log lines go to stderr (stdout is for results): console, or JSON for log shippers."""
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+
+
+def load_and_warn(config_dir: Path | None) -> OrchestratorConfig:
+    """Load the config; its warnings go to stderr."""
+    config = load_config(config_dir)
+    for warning in config.warnings:
+        print(warning, file=sys.stderr)
+    return config
+
+
+def build_orchestrator(
+    config: OrchestratorConfig,
+    *,
+    state_file: Path | None,
+    concurrency: int,
+    sinks: Sequence[Sink] = (),
+    queue_size: int = 1024,
+) -> Orchestrator:
+    """An orchestrator with the shared state file and the event log beside it."""
+    state = state_file_path(state_file)
+    orchestrator = Orchestrator(
+        config,
+        concurrency=concurrency,
+        queue_size=queue_size,
+        state_file=state,
+        sinks=[JsonlFileSink(event_log_path(state)), *sinks],
+    )
+    return orchestrator
+
+
+def warn_state_problems(orchestrator: Orchestrator) -> None:
+    """Print what went wrong with the state file (call once the orchestrator is entered)."""
+    for problem in orchestrator.state_problems:
+        print(f"Warning: {problem}", file=sys.stderr)

@@ -1,0 +1,98 @@
+"""``orchestrator events``: the event log, or its new lines as they come (``--follow``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from watchfiles import watch
+
+from .._events import EVENT_ADAPTER, Event
+from ._options import JsonOption, StateFileOption, event_log_path, state_file_path
+
+
+def events_command(
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events until Ctrl-C.")
+    ] = False,
+    lines: Annotated[
+        int | None, typer.Option("--lines", "-n", min=0, help="Only the last N events.")
+    ] = None,
+    json_output: JsonOption = False,
+    state_file: StateFileOption = None,
+) -> None:
+    """Show the event log that run and worker append to (beside the state file)."""
+    path = event_log_path(state_file_path(state_file))
+    if not path.exists() and not follow:
+        print(f"no events yet ({path} does not exist)", file=sys.stderr)
+        return
+    position = _print_existing(path, lines, json_output)
+    if follow:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        changes = watch(
+            path.parent,
+            watch_filter=lambda _, changed: Path(changed).name == path.name,
+            debounce=100,
+            step=20,
+            rust_timeout=1000,
+            yield_on_timeout=True,  # a look now and then, in case a change slipped by
+            raise_interrupt=False,
+            recursive=False,
+        )
+        for _ in changes:
+            position = _print_new(path, position, json_output)
+
+
+def _print_existing(path: Path, lines: int | None, json_output: bool) -> int:
+    try:
+        existing = path.read_bytes()
+    except FileNotFoundError:
+        return 0
+    complete = existing[: existing.rfind(b"\n") + 1]
+    records = complete.splitlines()
+    for record in records[-lines:] if lines is not None else records:
+        _print(record, json_output)
+    return len(complete)
+
+
+def _print_new(path: Path, position: int, json_output: bool) -> int:
+    try:
+        with path.open("rb") as log:
+            if log.seek(0, 2) < position:
+                position = 0  # the log was rotated or truncated: start over
+            log.seek(position)
+            data = log.read()
+    except FileNotFoundError:
+        return 0
+    complete = data[: data.rfind(b"\n") + 1]  # a half-written line waits for its end
+    for record in complete.splitlines():
+        _print(record, json_output)
+    return position + len(complete)
+
+
+def _print(record: bytes, json_output: bool) -> None:
+    if not record.strip():
+        return
+    if json_output:
+        print(record.decode("utf-8", errors="replace"), flush=True)
+        return
+    try:
+        event = EVENT_ADAPTER.validate_json(record)
+    except ValidationError:
+        print(f"(unreadable event line: {len(record)} bytes)", file=sys.stderr)
+        return
+    print(describe_event(event), flush=True)
+
+
+def describe_event(event: Event) -> str:
+    """One line per event: time, kind, where, and the kind's own details."""
+    from datetime import UTC, datetime
+
+    when = datetime.fromtimestamp(event.timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    fields = event.model_dump(mode="json", exclude={"kind", "timestamp"}, exclude_none=True)
+    where = "/".join(str(fields.pop(key)) for key in ("backend", "provider") if key in fields)
+    details = " ".join(f"{key}={value}" for key, value in fields.items())
+    return f"{when} {event.kind:<21} {where} {details}".rstrip()

@@ -1,0 +1,117 @@
+"""``orchestrator run``: run job files or one prompt, print each result as it ends."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import anyio
+import typer
+
+from .._errors import UsageError
+from .._job import Job, JobMode, JobResult
+from .._jobfile import load_job_file
+from .._orchestrator import JobHandle, Orchestrator
+from ._build import build_orchestrator, configure_logging, load_and_warn, warn_state_problems
+from ._options import ConfigDirOption, JsonOption, StateFileOption
+from ._progress import JobProgress
+from ._render import render_result
+
+
+def run_command(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Job files (.toml or .json).", dir_okay=False, show_default=False),
+    ] = None,
+    prompt: Annotated[
+        str | None, typer.Option("--prompt", "-p", help="Run this prompt as one job.")
+    ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(help="Backend for --prompt, and for job files that name none."),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model for --prompt, and for job files that name none.")
+    ] = None,
+    mode: Annotated[
+        JobMode, typer.Option(help="edit uses the backend's options, noedit options_for_noedit.")
+    ] = JobMode.EDIT,
+    timeout: Annotated[
+        float | None, typer.Option(help="Seconds for the --prompt job, attempts included.")
+    ] = None,
+    json_output: JsonOption = False,
+    concurrency: Annotated[int, typer.Option(min=1, help="Jobs running at once.")] = 4,
+    config_dir: ConfigDirOption = None,
+    state_file: StateFileOption = None,
+) -> None:
+    """Run jobs and print each result: exit 0 when all succeeded, 1 when any failed,
+    2 for usage, job file or config errors (nothing runs then)."""
+    configure_logging()
+    config = load_and_warn(config_dir)
+    jobs = _jobs(files or [], prompt, backend, model, mode, timeout)
+    for job in jobs:
+        if job.backend is not None:
+            config.backend(job.backend)  # unknown -> UnknownBackendError, exit 2
+    orchestrator = build_orchestrator(
+        config, state_file=state_file, concurrency=concurrency, queue_size=len(jobs)
+    )
+    results = anyio.run(_run_all, orchestrator, jobs, json_output)
+    raise typer.Exit(0 if all(result.status == "succeeded" for result in results) else 1)
+
+
+def _jobs(
+    files: list[Path],
+    prompt: str | None,
+    backend: str | None,
+    model: str | None,
+    mode: JobMode,
+    timeout: float | None,
+) -> list[Job]:
+    if bool(files) == (prompt is not None):
+        raise UsageError("Error: give job files or --prompt (one of them)")
+    if prompt is not None:
+        try:
+            return [Job(prompt=prompt, backend=backend, model=model, mode=mode, timeout=timeout)]
+        except ValueError as exc:
+            raise UsageError(f"Error: --prompt: {_first_problem(exc)}") from None
+    jobs = [load_job_file(path) for path in files]
+    defaults = {"backend": backend, "model": model}
+    return [
+        job.model_copy(
+            update={k: v for k, v in defaults.items() if v is not None and getattr(job, k) is None}
+        )
+        for job in jobs
+    ]
+
+
+def _first_problem(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        return str(errors()[0]["msg"]).lower()
+    return str(exc)
+
+
+async def _run_all(
+    orchestrator: Orchestrator, jobs: list[Job], json_output: bool
+) -> list[JobResult]:
+    results: list[JobResult] = []
+    show_progress = len(jobs) > 1 and sys.stdout.isatty() and not json_output
+    async with orchestrator:
+        warn_state_problems(orchestrator)
+        async with JobProgress(orchestrator, len(jobs), enabled=show_progress) as progress:
+            handles = [await orchestrator.submit(job) for job in jobs]
+            async with anyio.create_task_group() as group:
+                for handle in handles:
+                    group.start_soon(_report, handle, results, json_output, progress)
+    return results
+
+
+async def _report(
+    handle: JobHandle, results: list[JobResult], json_output: bool, progress: JobProgress
+) -> None:
+    result = await handle.result()
+    results.append(result)
+    progress.job_ended(result)
+    text = result.model_dump_json() if json_output else render_result(result)
+    progress.print(text)

@@ -1,0 +1,135 @@
+"""``orchestrator status`` and ``orchestrator providers rotate|reset``: state from the shell."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .._config import OrchestratorConfig
+from .._errors import OrchestratorError
+from .._state import restore_rotations, save_rotations
+from .._state_store import Action, ManualRequest, StateStore, apply_request
+from .._status import OrchestratorStatus, build_status
+from ._build import load_and_warn
+from ._options import ConfigDirOption, JsonOption, StateFileOption, state_file_path
+
+#: How long ``providers`` waits for a running worker to apply a request.
+REQUEST_WAIT = 10.0
+
+providers_app = typer.Typer(
+    help="Rotate or reset a backend's providers by hand.", no_args_is_help=True
+)
+BackendArgument = Annotated[str, typer.Argument(help="The backend, e.g. qwen.")]
+
+
+def status_command(
+    json_output: JsonOption = False,
+    config_dir: ConfigDirOption = None,
+    state_file: StateFileOption = None,
+) -> None:
+    """Providers per backend in rotation order, the current one, cooldowns, counts.
+
+    Reads the state a running worker keeps (at most half a second old), or the
+    one the last run left.
+    """
+    config = load_and_warn(config_dir)
+    status = _status(config, StateStore(state_file_path(state_file)))
+    if json_output:
+        print(status.model_dump_json(indent=1))
+    else:
+        _print_status(status)
+
+
+@providers_app.command("rotate")
+def rotate_command(
+    backend: BackendArgument,
+    config_dir: ConfigDirOption = None,
+    state_file: StateFileOption = None,
+) -> None:
+    """Move BACKEND to its next provider (the spec's advance_to_next_provider)."""
+    _manual("rotate", backend, config_dir, state_file)
+
+
+@providers_app.command("reset")
+def reset_command(
+    backend: BackendArgument,
+    config_dir: ConfigDirOption = None,
+    state_file: StateFileOption = None,
+) -> None:
+    """Back to BACKEND's first provider, every cooldown lifted (reset_provider_rotation)."""
+    _manual("reset", backend, config_dir, state_file)
+
+
+def _manual(action: Action, backend: str, config_dir: Path | None, state_file: Path | None) -> None:
+    config = load_and_warn(config_dir)
+    config.backend(backend)  # unknown -> exit 2 listing the known ones
+    store = StateStore(state_file_path(state_file))
+    request = ManualRequest(action, backend)
+    with store.ownership() as owned:
+        if owned:
+            rotations = config.new_rotations()
+            restored = restore_rotations(store.path, rotations)
+            apply_request(request, rotations)
+            save_rotations(store.path, rotations, restored.last)
+    if not owned:
+        _hand_to_owner(store, request)
+    current = _status(config, store)
+    for status in current.backends:
+        if status.name == backend:
+            now = next((p.name for p in status.providers if p.current), None)
+            print(f"{backend}: current provider is {now or '(none: fallback mode)'}")
+
+
+def _hand_to_owner(store: StateStore, request: ManualRequest) -> None:
+    owner = store.owner_pid()
+    path = store.request(request)
+    deadline = time.monotonic() + REQUEST_WAIT
+    while path.exists():
+        if time.monotonic() > deadline:
+            raise OrchestratorError(
+                f"Error: process {owner} owns {store.path} but did not take the request "
+                f"within {REQUEST_WAIT:.0f} s; it stays queued in {store.requests_dir}"
+            )
+        time.sleep(0.05)
+    time.sleep(0.1)  # the owner saves right after applying; let the file catch up
+
+
+def _status(config: OrchestratorConfig, store: StateStore) -> OrchestratorStatus:
+    rotations = config.new_rotations()
+    restored = restore_rotations(store.path, rotations)
+    for problem in restored.problems:
+        print(f"Warning: {problem}", file=sys.stderr)
+    return build_status(config, rotations, restored.last, time.time())
+
+
+def _print_status(status: OrchestratorStatus) -> None:
+    console = Console(highlight=False)
+    for backend in status.backends:
+        state = "" if backend.enabled else " (disabled)"
+        table = Table(title=f"{backend.name}{state}", title_justify="left")
+        for column in ("#", "provider", "current", "cooldown left", "successes", "failures"):
+            table.add_column(column)
+        for position, provider in enumerate(backend.providers, 1):
+            left = f"{provider.cooldown_left:.0f} s" if provider.cooldown_left else ""
+            table.add_row(
+                str(position),
+                provider.name,
+                "*" if provider.current else "",
+                left,
+                str(provider.successes),
+                str(provider.failures),
+            )
+        if not backend.providers:
+            table.add_row("", "(fallback mode)", "", "", "", "")
+        console.print(table)
+    last = [status.last_backend, status.last_provider, status.last_model]
+    if any(last):
+        console.print("last used: " + "/".join(part or "-" for part in last))
+    else:
+        console.print("last used: nothing yet")
