@@ -112,16 +112,17 @@ def job_json_schema() -> dict[str, Any]:
     return schema
 
 
-def _read_limited(path: Path, job_file: Path) -> bytes:
+def _read_limited(path: Path, job_file: Path, field: str | None = None) -> bytes:
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_JOB_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise JobFileError(job_file, f"'{path}' not found") from None
+        raise JobFileError(job_file, f"'{path}' not found", field) from None
     except OSError as exc:
-        raise JobFileError(job_file, f"cannot read '{path}': {exc.strerror}") from None
+        raise JobFileError(job_file, f"cannot read '{path}': {exc.strerror}", field) from None
     if len(data) > MAX_JOB_FILE_BYTES:
-        raise JobFileError(job_file, f"'{path.name}' is larger than {MAX_JOB_FILE_BYTES} bytes")
+        problem = f"'{path.name}' is larger than {MAX_JOB_FILE_BYTES} bytes"
+        raise JobFileError(job_file, problem, field)
     return data
 
 
@@ -143,7 +144,7 @@ def _read_prompt_file(value: object, path: Path, base_dir: Path) -> str:
     if not isinstance(value, str) or not value:
         raise JobFileError(path, "must be a file name", "prompt_file")
     prompt_path = base_dir / Path(value).expanduser()
-    data = _read_limited(prompt_path, path)
+    data = _read_limited(prompt_path, path, "prompt_file")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

@@ -18,7 +18,7 @@ from orchestrator import (
 )
 
 from .conftest import WriteConfig
-from .test_supervisor import backend, provider
+from .fakes.config_text import backend, provider
 
 pytestmark = pytest.mark.anyio
 

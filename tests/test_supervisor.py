@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,27 +21,9 @@ from orchestrator._events import (
 from orchestrator._supervisor import Supervisor, SupervisorSettings
 
 from .conftest import WriteConfig
+from .fakes.config_text import backend, provider
 
 pytestmark = pytest.mark.anyio
-
-FAKE_CLI = Path(__file__).parent / "fakes" / "fake_cli.py"
-
-
-def provider(backend: str, name: str, mode: str = "answer", **env: str) -> str:
-    settings = "".join(f'{key} = "{value}"\n' for key, value in env.items())
-    return (
-        f"[{backend}.{name}]\ncommand = {str(sys.executable)!r}\nargs = [{str(FAKE_CLI)!r}]\n"
-        f'FAKE_MODE = "{mode}"\nFAKE_NAME = "{name}"\n{settings}'
-    )
-
-
-def backend(name: str, providers: list[str], **fields: str) -> str:
-    extra = "".join(f"{key} = {value}\n" for key, value in fields.items())
-    return (
-        f'[backends.{name}]\nbackend_type = "generic"\nproviders = {providers!r}\n'
-        f'usage_markers = ["rate limit"]\n{extra}'
-    )
-
 
 E = TypeVar("E")
 

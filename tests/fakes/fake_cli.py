@@ -5,6 +5,8 @@ FAKE_NAME: the provider it was started for; echoed in the answer.
 FAKE_FORBIDDEN: comma-separated variables that must not be in the environment.
 FAKE_RETRY_AFTER: seconds announced by the limit message.
 FAKE_ECHO: text printed to stderr by the fail mode (to test redaction).
+FAKE_SLEEP: seconds the answer mode works before answering.
+FAKE_RUN_LOG: a file every run appends its prompt to (one line), to count runs.
 The prompt is the last argument.
 """
 
@@ -20,6 +22,10 @@ def main() -> int:
     if leaked:
         print(f"leaked variables: {leaked}", file=sys.stderr)
         return 3
+    run_log = os.environ.get("FAKE_RUN_LOG")
+    if run_log:
+        with open(run_log, "a") as log:
+            log.write(sys.argv[-1].replace("\n", " ") + "\n")
     if mode == "limit":
         wait = os.environ.get("FAKE_RETRY_AFTER")
         print(
@@ -41,6 +47,7 @@ def main() -> int:
     if mode == "hang":
         time.sleep(60)
         return 0
+    time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))
     print(f"{name}: {sys.argv[-1]}")
     return 0
 
