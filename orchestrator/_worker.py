@@ -72,10 +72,12 @@ class Worker:
         self._watch = watch
         self._rescan_interval = rescan_interval
         self._queued: set[str] = set()
-        self._queue_empty = anyio.Event()  # replaced by the rescan task before use
+        self._queue_empty: anyio.Event | None = None
         self._running: set[anyio.CancelScope] = set()
         self._stopping = False
-        self._intake_scope = anyio.CancelScope()
+        # Loop-bound objects are made in ``run``: a worker built in sync code
+        # then runs under trio or asyncio.
+        self._intake_scope: anyio.CancelScope | None = None
         self._watch_stop: anyio.Event | None = None
         self._group: TaskGroup | None = None
 
@@ -89,6 +91,7 @@ class Worker:
                     finished=len(recovery.finished),
                 )
             self._watch_stop = anyio.Event()
+            self._intake_scope = anyio.CancelScope()
             send, receive = anyio.create_memory_object_stream[str](math.inf)
             async with self.orchestrator, anyio.create_task_group() as group:
                 self._group = group
@@ -110,7 +113,8 @@ class Worker:
             self._cancel_running()
             return
         self._stopping = True
-        self._intake_scope.cancel()
+        if self._intake_scope is not None:
+            self._intake_scope.cancel()
         if self._watch_stop is not None:
             self._watch_stop.set()
         if self._group is not None:
@@ -119,6 +123,7 @@ class Worker:
     # -- intake ---------------------------------------------------------------
 
     async def _intake(self, send: MemoryObjectSendStream[str]) -> None:
+        assert self._intake_scope is not None
         async with send:
             with self._intake_scope:
                 async with anyio.create_task_group() as group:
@@ -154,8 +159,11 @@ class Worker:
     def _enqueue(self, send: MemoryObjectSendStream[str], names: Iterable[str]) -> None:
         for name in names:
             if name not in self._queued and not name.startswith("."):
+                try:
+                    send.send_nowait(name)
+                except anyio.BrokenResourceError:
+                    return  # every slot has ended: the worker is shutting down
                 self._queued.add(name)
-                send.send_nowait(name)
 
     # -- jobs -----------------------------------------------------------------
 
@@ -163,7 +171,7 @@ class Worker:
         async with receive:
             async for name in receive:
                 self._queued.discard(name)
-                if not self._queued:
+                if not self._queued and self._queue_empty is not None:
                     self._queue_empty.set()
                 if self._stopping:
                     return

@@ -1,0 +1,90 @@
+"""`orchestrator run`: text and JSON results, exit codes 0/1/2, no secrets, no stray bar."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ..conftest import WriteConfig
+from ..fakes.config_text import backend, provider
+from .conftest import Cli
+
+SECRET = "sk-run-secret-0123456789"
+
+
+@pytest.fixture
+def configured(cli: Cli, write_config: WriteConfig) -> Cli:
+    cli.config_dir = write_config(
+        backend("agent", ["busy", "spare"])
+        + backend("broken", ["bad"])
+        + '[message_backend]\ndefault = "agent"\norder = ["agent"]\n',
+        provider("agent", "busy", "limit", API_KEY=SECRET)
+        + provider("agent", "spare", API_KEY=SECRET)
+        + provider("broken", "bad", "fail", FAKE_ECHO=f"key was {SECRET}"),
+    )
+    return cli
+
+
+def test_prompt_prints_the_answer_and_the_rotation(configured: Cli) -> None:
+    result = configured("run", "--prompt", "hello there")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "succeeded on agent/spare" in lines[0]
+    assert "agent/busy -> usage_limit" in result.stdout
+    assert lines[-1] == "spare: hello there"
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_job_files_with_json_output_and_a_failure_exit_1(configured: Cli, tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text('prompt = "fine"\n')
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"prompt": "doomed", "backend": "broken"}))
+    result = configured("run", "--json", str(good), str(bad))
+    assert result.returncode == 1, result.stderr
+    results = {item["job_id"]: item for item in map(json.loads, result.stdout.splitlines())}
+    assert results["good"]["status"] == "succeeded"
+    assert results["good"]["output"] == "spare: fine"
+    assert [a["provider"] for a in results["good"]["attempts"]] == ["busy", "spare"]
+    assert results["bad"]["status"] == "failed"
+    assert "the task makes no sense" in results["bad"]["error"]
+    assert SECRET not in result.stdout + result.stderr
+    assert "\r" not in result.stdout  # no progress bar when stdout is not a terminal
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "give job files or --prompt"),
+        (("--prompt", "x", "JOB"), "give job files or --prompt"),
+        (("--prompt", "x", "--backend", "nope"), "Unknown backend 'nope'"),
+        (("--prompt", "   "), "--prompt: "),
+        (("JOB",), "field 'timeout'"),
+    ],
+)
+def test_usage_and_job_file_errors_exit_2_before_running(
+    configured: Cli, tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    job = tmp_path / "job.toml"
+    job.write_text('prompt = "x"\ntimeout = "soon"\n')
+    result = configured("run", *(str(job) if arg == "JOB" else arg for arg in args))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+def test_config_errors_exit_2(cli: Cli, write_config: WriteConfig) -> None:
+    cli.config_dir = write_config('[backends.qwen]\nproviders = ["missing"]\n')
+    result = cli("run", "--prompt", "x")
+    assert result.returncode == 2
+    assert "missing" in result.stderr
+
+
+def test_state_carries_over_between_runs(configured: Cli) -> None:
+    """The limited provider cools down: the next run goes straight to the spare."""
+    assert configured("run", "--prompt", "one").returncode == 0
+    result = configured("run", "--json", "--prompt", "two")
+    attempts = json.loads(result.stdout)["attempts"]
+    assert [a["provider"] for a in attempts] == ["spare"]

@@ -1,0 +1,118 @@
+"""`status`, `providers rotate|reset`, `events` and `schema job`, from the shell."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+
+from ..conftest import WriteConfig
+from ..fakes.config_text import backend, provider
+from .conftest import Cli, StartWorker, start_worker, wait_until
+
+__all__ = ["start_worker"]
+
+
+@pytest.fixture
+def configured(cli: Cli, write_config: WriteConfig) -> Cli:
+    cli.config_dir = write_config(
+        backend("agent", ["busy", "spare", "third"]),
+        provider("agent", "busy", "limit", FAKE_RETRY_AFTER="120")
+        + provider("agent", "spare")
+        + provider("agent", "third"),
+    )
+    return cli
+
+
+def status(cli: Cli) -> dict[str, object]:
+    result = cli("status", "--json")
+    assert result.returncode == 0, result.stderr
+    data: dict[str, object] = json.loads(result.stdout)
+    return data
+
+
+def providers_of(data: dict[str, object]) -> list[dict[str, object]]:
+    backends = data["backends"]
+    assert isinstance(backends, list)
+    providers: list[dict[str, object]] = backends[0]["providers"]
+    return providers
+
+
+def current(data: dict[str, object]) -> str:
+    return next(str(p["name"]) for p in providers_of(data) if p["current"])
+
+
+def test_status_before_and_after_a_run(configured: Cli) -> None:
+    before = status(configured)
+    assert [p["name"] for p in providers_of(before)] == ["busy", "spare", "third"]
+    assert current(before) == "busy"
+    assert before["last_backend"] is None
+    assert configured("run", "--prompt", "x").returncode == 0
+    after = status(configured)
+    busy, spare, _ = providers_of(after)
+    assert isinstance(busy["cooldown_left"], float)
+    assert 100 < busy["cooldown_left"] <= 120
+    assert (busy["failures"], spare["successes"]) == (1, 1)
+    assert current(after) == "spare"
+    assert (after["last_backend"], after["last_provider"]) == ("agent", "spare")
+    table = configured("status")
+    assert table.returncode == 0
+    assert "busy" in table.stdout
+    assert "last used: agent/spare" in table.stdout
+
+
+def test_rotate_and_reset_without_a_worker(configured: Cli) -> None:
+    result = configured("providers", "rotate", "agent")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "agent: current provider is spare"
+    assert current(status(configured)) == "spare"
+    assert configured("providers", "rotate", "agent").stdout.strip().endswith("third")
+    assert configured("providers", "reset", "agent").stdout.strip().endswith("busy")
+    unknown = configured("providers", "rotate", "nope")
+    assert unknown.returncode == 2
+    assert "Unknown backend 'nope'" in unknown.stderr
+
+
+def test_rotate_reaches_a_running_worker(
+    configured: Cli, tmp_path: Path, start_worker: StartWorker
+) -> None:
+    """The worker owns the state; the command hands it a request and sees it applied."""
+    spool = tmp_path / "spool"
+    worker = start_worker(configured, spool)
+    result = configured("providers", "rotate", "agent")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "agent: current provider is spare"
+    (spool / "incoming" / "job.toml").write_text('prompt = "after the rotation"\n')
+    wait_until(lambda: (spool / "done" / "job.result.json").exists(), 30, worker.log)
+    attempts = json.loads((spool / "done" / "job.result.json").read_text())["attempts"]
+    assert [a["provider"] for a in attempts] == ["spare"]
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    events = [json.loads(line) for line in configured("events", "--json").stdout.splitlines()]
+    assert any(e["kind"] == "provider_rotated" and e["reason"] == "manual rotate" for e in events)
+
+
+def test_events_log(configured: Cli) -> None:
+    empty = configured("events")
+    assert empty.returncode == 0
+    assert "no events yet" in empty.stderr
+    configured("run", "--prompt", "x")
+    lines = configured("events", "--json").stdout.splitlines()
+    kinds = [json.loads(line)["kind"] for line in lines]
+    assert kinds[0] == "job_queued"
+    assert "provider_rotated" in kinds
+    assert kinds[-1] == "job_succeeded"
+    last = configured("events", "-n", "1").stdout.splitlines()
+    assert len(last) == 1
+    assert "job_succeeded" in last[0]
+    assert "agent/spare" in last[0]
+
+
+def test_schema_job(cli: Cli) -> None:
+    result = cli("schema", "job")
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    assert schema["title"] == "Job file"
+    assert "prompt_file" in schema["properties"]

@@ -1,0 +1,132 @@
+"""The worker on a spool, in process, under trio and asyncio."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+import pytest
+
+from orchestrator import Orchestrator, load_config
+from orchestrator._spool import Spool
+from orchestrator._worker import Worker
+
+from .conftest import WriteConfig
+from .fakes.config_text import backend, provider
+
+pytestmark = pytest.mark.anyio
+
+
+async def wait_for(condition: Callable[[], bool], seconds: float = 20) -> None:
+    with anyio.fail_after(seconds):
+        while not condition():  # noqa: ASYNC110 - polling the file system
+            await anyio.sleep(0.01)
+
+
+def results(directory: Path) -> dict[str, dict[str, object]]:
+    return {
+        path.name.removesuffix(".result.json"): json.loads(path.read_text())
+        for path in directory.glob("*.result.json")
+    }
+
+
+@pytest.fixture
+def spool(tmp_path: Path) -> Spool:
+    spool = Spool(tmp_path / "spool")
+    spool.create()
+    return spool
+
+
+def make_worker(directory: Path, spool: Spool, **options: float | bool) -> Worker:
+    orchestrator = Orchestrator(load_config(directory, environ={}), concurrency=4)
+    return Worker(orchestrator, spool, **options)  # type: ignore[arg-type]
+
+
+async def test_waiting_new_and_bad_files_all_end_with_a_result(
+    write_config: WriteConfig, spool: Spool
+) -> None:
+    directory = write_config(backend("agent", ["a"]), provider("agent", "a"))
+    for index in range(10):
+        (spool.incoming / f"job{index}.toml").write_text(f'prompt = "waiting {index}"\n')
+    (spool.incoming / "broken.json").write_text('{"prompt": ')
+    worker = make_worker(directory, spool)
+    async with anyio.create_task_group() as group:
+        await group.start(worker.run)
+        await wait_for(lambda: len(results(spool.done)) == 10)
+        (spool.incoming / "late.json").write_text('{"prompt": "late"}')
+        await wait_for(lambda: "late" in results(spool.done))
+        worker.stop(drain_timeout=5)
+    done = results(spool.done)
+    assert done["late"]["output"] == "a: late"
+    assert done["job3"]["status"] == "succeeded"
+    rejected = results(spool.failed)["broken.json"]
+    assert "invalid JSON" in str(rejected["error"])
+    assert str(spool.incoming / "broken.json") in str(rejected["error"])
+    assert (spool.failed / "broken.json").exists()
+    assert worker.counts.succeeded == 11
+    assert worker.counts.rejected == 1
+    assert list(spool.processing.iterdir()) == []
+
+
+async def test_rescan_finds_files_without_a_watcher(
+    write_config: WriteConfig, spool: Spool
+) -> None:
+    directory = write_config(backend("agent", ["a"]), provider("agent", "a"))
+    worker = make_worker(directory, spool, watch=False, rescan_interval=0.05)
+    async with anyio.create_task_group() as group:
+        await group.start(worker.run)
+        await anyio.sleep(0.1)
+        (spool.incoming / "new.toml").write_text('prompt = "found"\n')
+        await wait_for(lambda: "new" in results(spool.done))
+        worker.stop(drain_timeout=5)
+
+
+async def test_stop_drains_then_returns_unfinished_jobs(
+    write_config: WriteConfig, spool: Spool
+) -> None:
+    """A short job finishes inside the drain time; a hanging one goes back to incoming/."""
+    directory = write_config(
+        backend("quick", ["q"]) + backend("stuck", ["s"]),
+        provider("quick", "q", FAKE_SLEEP="0.5") + provider("stuck", "s", "hang"),
+    )
+    (spool.incoming / "short.toml").write_text('prompt = "short"\nbackend = "quick"\n')
+    (spool.incoming / "hangs.toml").write_text('prompt = "hangs"\nbackend = "stuck"\n')
+    worker = make_worker(directory, spool)
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as group:
+            await group.start(worker.run)
+            await wait_for(lambda: not spool.pending())  # both claimed
+            await anyio.sleep(0.1)
+            worker.stop(drain_timeout=1.5)
+    assert "short" in results(spool.done)
+    assert spool.pending() == ["hangs.toml"]
+    assert worker.counts.requeued == 1
+    assert list(spool.processing.iterdir()) == []
+
+
+async def test_a_second_stop_cancels_at_once(write_config: WriteConfig, spool: Spool) -> None:
+    directory = write_config(backend("stuck", ["s"]), provider("stuck", "s", "hang"))
+    (spool.incoming / "hangs.toml").write_text('prompt = "hangs"\n')
+    worker = make_worker(directory, spool)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            await group.start(worker.run)
+            await wait_for(lambda: not spool.pending())
+            worker.stop(drain_timeout=3600)
+            worker.stop(drain_timeout=3600)
+    assert spool.pending() == ["hangs.toml"]
+
+
+async def test_cancelling_the_worker_loses_no_job(write_config: WriteConfig, spool: Spool) -> None:
+    directory = write_config(backend("stuck", ["s"]), provider("stuck", "s", "hang"))
+    (spool.incoming / "hangs.toml").write_text('prompt = "hangs"\n')
+    worker = make_worker(directory, spool)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            await group.start(worker.run)
+            await wait_for(lambda: not spool.pending())
+            group.cancel_scope.cancel()
+    assert spool.pending() == ["hangs.toml"]
+    assert list(spool.processing.iterdir()) == []
