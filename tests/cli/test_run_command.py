@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -88,3 +91,35 @@ def test_state_carries_over_between_runs(configured: Cli) -> None:
     result = configured("run", "--json", "--prompt", "two")
     attempts = json.loads(result.stdout)["attempts"]
     assert [a["provider"] for a in attempts] == ["spare"]
+
+
+def test_progress_bar_on_a_terminal(configured: Cli, tmp_path: Path) -> None:
+    """With several jobs and a terminal on stdout: a live bar, and every result."""
+    jobs = []
+    for index in range(3):
+        job = tmp_path / f"job{index}.toml"
+        job.write_text(f'prompt = "task {index}"\n')
+        jobs.append(str(job))
+    primary, secondary = pty.openpty()
+    with subprocess.Popen(
+        configured.argv("run", *jobs),
+        stdout=secondary,
+        stderr=subprocess.PIPE,
+        env=configured.env(),
+    ) as process:
+        os.close(secondary)
+        output = b""
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # EIO: the terminal closed
+                break
+            if not chunk:
+                break
+            output += chunk
+        assert process.wait(timeout=60) == 0
+    os.close(primary)
+    text = output.decode(errors="replace")
+    for index in range(3):
+        assert f"spare: task {index}" in text
+    assert "\x1b[" in text  # the bar was drawn (and cleared)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -116,3 +118,24 @@ def test_schema_job(cli: Cli) -> None:
     schema = json.loads(result.stdout)
     assert schema["title"] == "Job file"
     assert "prompt_file" in schema["properties"]
+
+
+def test_events_follow_prints_new_events_until_interrupted(configured: Cli, tmp_path: Path) -> None:
+    output = tmp_path / "follow.out"
+    with (
+        output.open("w") as sink,
+        subprocess.Popen(
+            configured.argv("events", "--follow"),
+            stdout=sink,
+            stderr=subprocess.PIPE,
+            env=configured.env(),
+        ) as follower,
+    ):
+        time.sleep(1)  # let it start watching before anything is written
+        assert configured("run", "--prompt", "followed").returncode == 0
+        wait_until(lambda: "job_succeeded" in output.read_text(), 30)
+        follower.send_signal(signal.SIGINT)
+        assert follower.wait(timeout=30) == 0
+    lines = output.read_text().splitlines()
+    assert "job_queued" in lines[0]
+    assert "provider_rotated" in output.read_text()
