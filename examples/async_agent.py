@@ -41,7 +41,8 @@ async def main() -> None:
                 result = await handle.result()
                 print(f"{result.status}: {result.output.strip()} (via {result.provider})")
             watchers.cancel_scope.cancel()
-        print(orch.status().model_dump_json(indent=1, include={"last_provider"}))
+        status = await orch.status()
+        print(status.model_dump_json(indent=1, include={"last_provider"}))
 
 
 if __name__ == "__main__":

@@ -25,8 +25,9 @@ from ._config import OrchestratorConfig, load_config
 from ._events import EventBus, JobQueued, ProviderRotated, Subscription
 from ._job import Job, JobResult
 from ._sinks import Sink
-from ._state import NOTHING_USED, LastUsed, restore_rotations, save_rotations
-from ._state_store import ManualRequest, StateStore, apply_request
+from ._rotation_store import MemoryRotationStore
+from ._state import restore_rotations, save_rotations
+from ._state_store import ManualRequest, StateStore
 from ._status import OrchestratorStatus, build_status
 from ._supervisor import Supervisor, SupervisorSettings
 
@@ -102,27 +103,27 @@ class Orchestrator:
             raise ValueError("concurrency must be at least 1")
         self.config = config
         self.bus = EventBus()
+        self.state_file = state_file
+        self._store = StateStore(state_file) if state_file else None
+        self.state_problems: list[str] = []
+        self.memory_state = MemoryRotationStore(config.new_rotations())
+        if state_file is not None:
+            restored = restore_rotations(state_file, self.memory_state.rotations)
+            self.state_problems, self.memory_state.last = restored.problems, restored.last
         self.supervisor = Supervisor(
             config,
             bus=self.bus,
             settings=settings or SupervisorSettings(),
             clock=clock,
             base_environment=base_environment,
+            state=self.memory_state,
         )
-        self.state_file = state_file
-        self._store = StateStore(state_file) if state_file else None
-        self.state_problems: list[str] = []
-        self._last: LastUsed = NOTHING_USED
-        if state_file is not None:
-            restored = restore_rotations(state_file, self.supervisor.rotations)
-            self.state_problems, self._last = restored.problems, restored.last
         self._sinks = tuple(sinks)
         self._concurrency = concurrency
         self._queue_size = queue_size
         self._clock = clock
         self._group: TaskGroup | None = None
         self._send: MemoryObjectSendStream[_QueueItem] | None = None
-        self._dirty = False
         self._pending: set[JobHandle] = set()
         self._workers_left = 0
         self._workers_done: anyio.Event | None = None
@@ -176,7 +177,8 @@ class Orchestrator:
             for handle in list(self._pending):
                 handle._finish(_cancelled_result(handle.job))
             self.bus.close()
-            self._keep_state()
+            with anyio.CancelScope(shield=True):
+                await self._keep_state()
             if self._store is not None:
                 self._store.release()
 
@@ -209,9 +211,10 @@ class Orchestrator:
         """Subscribe to the event channel (``async with orch.events() as events:``)."""
         return self.bus.subscribe(buffer)
 
-    def status(self) -> OrchestratorStatus:
+    async def status(self) -> OrchestratorStatus:
         """Providers in rotation order, current ones, cooldowns, counters, last used."""
-        return build_status(self.config, self.supervisor.rotations, self._last, self._clock())
+        rotations, last = await self.supervisor.state.snapshot()
+        return build_status(self.config, rotations, last, self._clock())
 
     async def _worker(self, receive: MemoryObjectReceiveStream[_QueueItem]) -> None:
         try:
@@ -235,8 +238,10 @@ class Orchestrator:
             if result is None:
                 result = _cancelled_result(job)
             elif result.status == "succeeded":
-                self._last = (result.backend, result.provider, result.model)
-            self._dirty = True
+                with anyio.CancelScope(shield=True):
+                    await self.supervisor.state.set_last(
+                        (result.backend, result.provider, result.model)
+                    )
             self._pending.discard(handle)
             handle._finish(result)
 
@@ -246,7 +251,7 @@ class Orchestrator:
         while not done.is_set():
             with anyio.move_on_after(STATE_SAVE_INTERVAL):
                 await done.wait()
-            self._keep_state()
+            await self._keep_state()
         self.bus.close()  # lets the sinks drain their buffers and end
 
     async def _feed_sink(self, sink: Sink, *, task_status: TaskStatus[None]) -> None:
@@ -258,30 +263,35 @@ class Orchestrator:
         finally:
             sink.close()
 
-    def _keep_state(self) -> None:
+    async def _keep_state(self) -> None:
         """Apply manual requests from the shell, then save if anything changed."""
         if self._store is None or not self._store.owned:
             return
         for request in self._store.take_requests():
-            self._apply_manual(request)
-        if self._dirty:
-            self._dirty = False
-            save_rotations(self._store.path, self.supervisor.rotations, self._last)
+            await self.apply_manual(request)
+        memory = self.memory_state
+        if memory.changed:
+            memory.changed = False
+            save_rotations(self._store.path, memory.rotations, memory.last)
 
-    def _apply_manual(self, request: ManualRequest) -> None:
-        rotations = self.supervisor.rotations
+    async def apply_manual(self, request: ManualRequest) -> bool:
+        """Rotate or reset a backend by hand, publishing the change as an event."""
+        state = self.supervisor.state
+        if request.backend not in self.config.backends:
+            return False
         now = self._clock()
-        before = rotations[request.backend].current(now) if request.backend in rotations else None
-        if apply_request(request, rotations):
-            self._dirty = True
-            self.bus.publish(
-                ProviderRotated(
-                    backend=request.backend,
-                    provider=rotations[request.backend].current(now),
-                    from_provider=before,
-                    reason=f"manual {request.action}",
-                )
+        before = (await state.view(request.backend, now)).rotation.current(now)
+        await state.apply(request)
+        after = (await state.view(request.backend, now)).rotation.current(now)
+        self.bus.publish(
+            ProviderRotated(
+                backend=request.backend,
+                provider=after,
+                from_provider=before,
+                reason=f"manual {request.action}",
             )
+        )
+        return True
 
 
 def _cancelled_result(job: Job) -> JobResult:

@@ -57,6 +57,7 @@ from ._provider_metadata import ProviderConfig
 from ._redaction import Redactor
 from ._registry import load_adapter
 from ._rotation import ProviderRotation, WaitUntil
+from ._rotation_store import MemoryRotationStore, RotationStore
 
 STDERR_TAIL_LINES = 20
 ROTATE_ON = frozenset(
@@ -109,10 +110,15 @@ class _JobRun:
     attempts: list[Attempt] = field(default_factory=list)
     success: tuple[str, str | None, str | None, Classification] | None = None
     error: str | None = None
+    seen: dict[str, ProviderRotation] = field(default_factory=dict)  # the last view per backend
 
 
 class Supervisor:
-    """Runs jobs to results against one configuration and its rotation state."""
+    """Runs jobs to results against one configuration and its rotation state.
+
+    Args:
+        state: where rotation state lives; by default this process's memory.
+    """
 
     def __init__(
         self,
@@ -123,12 +129,13 @@ class Supervisor:
         clock: Callable[[], float] = time.time,
         base_environment: Mapping[str, str] | None = None,
         adapter_loader: Callable[[str], Adapter] = load_adapter,
+        state: RotationStore | None = None,
     ) -> None:
         self.config = config
         self.bus = bus or EventBus()
         self.settings = settings
         self.clock = clock
-        self.rotations = config.new_rotations()
+        self.state: RotationStore = state or MemoryRotationStore(config.new_rotations())
         self._limiters: dict[str, anyio.CapacityLimiter] = {}
         self._base_environment = dict(os.environ if base_environment is None else base_environment)
         self._adapters = {name: adapter_loader(b.adapter) for name, b in config.backends.items()}
@@ -180,14 +187,13 @@ class Supervisor:
 
     async def _run_on_backend(self, run: _JobRun, backend_name: str) -> _Next:
         backend = self.config.backend(backend_name)
-        rotation = self.rotations[backend_name]
-        if not rotation.providers:
+        if not self.config.providers[backend_name]:
             verdict = await self._attempt_with_retries(run, backend, None)
             return self._after_fallback_attempt(run, backend, verdict)
         tried: set[str] = set()
         previous: str | None = None
         while True:
-            choice = await self._choose(run, backend_name, rotation, tried)
+            choice = await self._choose(run, backend_name, tried)
             if choice is None:
                 return _Next.NEXT_BACKEND
             if previous is not None:
@@ -203,19 +209,19 @@ class Supervisor:
             tried.add(choice)
             provider = self.config.provider(backend_name, choice)
             verdict = await self._attempt_with_retries(run, backend, provider)
-            step = self._after_attempt(run, backend, rotation, choice, verdict)
+            step = await self._after_attempt(run, backend, choice, verdict)
             if step is not None:
                 return step
             previous = choice
 
-    async def _choose(
-        self, run: _JobRun, backend: str, rotation: ProviderRotation, tried: set[str]
-    ) -> str | None:
+    async def _choose(self, run: _JobRun, backend: str, tried: set[str]) -> str | None:
         while True:
             now = self.clock()
-            for name in rotation.expire_cooldowns(now):
+            view = await self.state.view(backend, now)
+            for name in view.recovered:
                 self.bus.publish(ProviderRecovered(backend=backend, provider=name))
-            choice = rotation.select(now, exclude=tried)
+            run.seen[backend] = view.rotation
+            choice = view.rotation.select(now, exclude=tried)
             if not isinstance(choice, WaitUntil):
                 return choice
             wait = choice.when - now
@@ -223,26 +229,27 @@ class Supervisor:
                 return None
             await anyio.sleep(wait)
 
-    def _after_attempt(
-        self,
-        run: _JobRun,
-        backend: BackendConfig,
-        rotation: ProviderRotation,
-        provider: str,
-        verdict: Classification,
+    async def _after_attempt(
+        self, run: _JobRun, backend: BackendConfig, provider: str, verdict: Classification
     ) -> _Next | None:
         outcome = verdict.outcome
         if outcome is AttemptOutcome.SUCCESS:
-            rotation.record_success(provider)
-            rotation.mark_used(provider)
-            if backend.always_switch_after_execution:
-                rotation.advance()
+            await self.state.record_success(
+                backend.name, provider, advance=backend.always_switch_after_execution
+            )
             run.success = (backend.name, provider, self._model(run.job, backend), verdict)
             return _Next.SUCCEEDED
-        rotation.record_failure(provider)
+        until: float | None = None
         if outcome in (AttemptOutcome.USAGE_LIMIT, AttemptOutcome.AUTH_ERROR):
             wait = verdict.retry_after if outcome is AttemptOutcome.USAGE_LIMIT else None
-            self._cool_down(rotation, backend.name, provider, wait, outcome.value)
+            until = self._cooldown_end(backend, wait)
+        await self.state.record_failure(backend.name, provider, cooldown_until=until)
+        if until is not None:
+            self.bus.publish(
+                ProviderCooledDown(
+                    backend=backend.name, provider=provider, until=until, reason=outcome.value
+                )
+            )
         if self._job_must_stop(run, verdict):
             return _Next.FAIL_JOB
         return None
@@ -269,21 +276,11 @@ class Supervisor:
             return True
         return False
 
-    def _cool_down(
-        self,
-        rotation: ProviderRotation,
-        backend: str,
-        provider: str,
-        wait: float | None,
-        reason: str,
-    ) -> None:
-        default = self.config.backend(backend).usage_limit_cooldown_seconds
+    def _cooldown_end(self, backend: BackendConfig, wait: float | None) -> float:
+        """When a provider limited now comes back: the announced wait, else the default."""
+        default = backend.usage_limit_cooldown_seconds
         fallback = self.settings.default_cooldown if default is None else default
-        until = self.clock() + (wait if wait is not None else fallback)
-        rotation.cool_down(provider, until)
-        self.bus.publish(
-            ProviderCooledDown(backend=backend, provider=provider, until=until, reason=reason)
-        )
+        return self.clock() + (wait if wait is not None else fallback)
 
     # -- one attempt ----------------------------------------------------------
 
@@ -464,7 +461,7 @@ class Supervisor:
         now = self.clock()
         waits = [
             (until, f"{backend}/{name}")
-            for backend, rotation in self.rotations.items()
+            for backend, rotation in run.seen.items()
             for name, until in rotation.cooldown_until.items()
             if until > now
         ]

@@ -94,7 +94,7 @@ async def test_status_reports_rotation(write_config: WriteConfig) -> None:
     settings = SupervisorSettings(default_cooldown=300)
     async with Orchestrator.from_config_dir(two_providers(write_config), settings=settings) as orch:
         await orch.run(Job(prompt="x"))
-        status = orch.status()
+        status = await orch.status()
     [agent] = status.backends
     a, b = agent.providers
     assert (a.name, a.current, a.failures) == ("a", False, 1)
@@ -112,7 +112,7 @@ async def test_rotation_state_survives_restart(write_config: WriteConfig, tmp_pa
         await orch.run(Job(prompt="1"))
     assert state.exists()
     async with Orchestrator.from_config_dir(directory, state_file=state) as orch:
-        assert orch.status().backends[0].providers[0].cooldown_left is not None
+        assert (await orch.status()).backends[0].providers[0].cooldown_left is not None
         result = await orch.run(Job(prompt="2"))
     assert [attempt.provider for attempt in result.attempts] == ["b"]
 

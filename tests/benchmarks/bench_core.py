@@ -78,7 +78,7 @@ async def failover_overhead(config_dir: Path, samples: int) -> float:
             await anyio.run_process([ECHO, "x"])
             bare_times.append(time.perf_counter() - started)
             # A fresh rotation each time, so the limited provider is tried first.
-            orch.supervisor.rotations["failover"].reset()
+            orch.memory_state.rotations["failover"].reset()
             started = time.perf_counter()
             result = await orch.run(Job(prompt="x", backend="failover"))
             job_times.append(time.perf_counter() - started)
