@@ -24,8 +24,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from ._config import OrchestratorConfig, load_config
 from ._events import EventBus, JobQueued, ProviderRotated, Subscription
 from ._job import Job, JobResult
-from ._sinks import Sink
 from ._rotation_store import MemoryRotationStore
+from ._sinks import Sink
 from ._state import restore_rotations, save_rotations
 from ._state_store import ManualRequest, StateStore
 from ._status import OrchestratorStatus, build_status
