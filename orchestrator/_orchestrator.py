@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
@@ -30,6 +30,9 @@ from ._state import restore_rotations, save_rotations
 from ._state_store import ManualRequest, StateStore
 from ._status import OrchestratorStatus, build_status
 from ._supervisor import Supervisor, SupervisorSettings
+
+if TYPE_CHECKING:
+    import coredis
 
 STATE_SAVE_INTERVAL = 0.5
 
@@ -85,6 +88,9 @@ class Orchestrator:
         base_environment: what children inherit; defaults to ``os.environ``
             (read once, never written).
         sinks: telemetry sinks, each fed by its own subscription.
+        redis_url: keep rotation state on Redis, shared with every worker
+            using it, and publish events there too (``redis://HOST:PORT/DB``).
+        redis_prefix: the prefix of every Redis key used.
     """
 
     def __init__(
@@ -98,9 +104,16 @@ class Orchestrator:
         clock: Callable[[], float] = time.time,
         base_environment: Mapping[str, str] | None = None,
         sinks: Sequence[Sink] = (),
+        redis_url: str | None = None,
+        redis_prefix: str = "orchestrator",
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if redis_url is not None and state_file is not None:
+            raise ValueError("give a state file or a Redis URL, not both")
+        self.redis_url = redis_url
+        self.redis_prefix = redis_prefix
+        self._resources = AsyncExitStack()
         self.config = config
         self.bus = EventBus()
         self.state_file = state_file
@@ -147,11 +160,14 @@ class Orchestrator:
                 f"state file {self._store.path} is in use by process "
                 f"{self._store.owner_pid()}: starting from its saved state, not saving changes"
             )
+        redis = await self._connect_redis()
         send, receive = anyio.create_memory_object_stream[_QueueItem](self._queue_size)
         self._send = send
         self._group = await anyio.create_task_group().__aenter__()
         for sink in self._sinks:
             await self._group.start(self._feed_sink, sink)
+        if redis is not None:
+            await self._group.start(self._publish_to_redis, redis)
         self._workers_left = self._concurrency
         self._workers_done = anyio.Event()  # made here: it belongs to the running loop
         for _ in range(self._concurrency):
@@ -181,6 +197,9 @@ class Orchestrator:
                 await self._keep_state()
             if self._store is not None:
                 self._store.release()
+            # Not inside the shield above: the client's own task group was
+            # entered before it, so it must be left outside it.
+            await self._resources.aclose()
 
     async def submit(self, job: Job) -> JobHandle:
         """Queue ``job`` and return its handle; waits while the queue is full."""
@@ -253,6 +272,26 @@ class Orchestrator:
                 await done.wait()
             await self._keep_state()
         self.bus.close()  # lets the sinks drain their buffers and end
+
+    async def _connect_redis(self) -> coredis.Redis[str] | None:
+        """With a Redis URL: connect, and keep rotation state there, shared."""
+        if self.redis_url is None:
+            return None
+        from ._redis_connection import connected
+        from ._redis_state import RedisRotationStore
+
+        client = await self._resources.enter_async_context(connected(self.redis_url))
+        self.supervisor.state = RedisRotationStore(client, self.config, self.redis_prefix)
+        return client
+
+    async def _publish_to_redis(
+        self, client: coredis.Redis[str], *, task_status: TaskStatus[None]
+    ) -> None:
+        from ._redis_events import publish_events
+
+        async with self.bus.subscribe() as events:
+            task_status.started()
+            await publish_events(client, events, self.redis_prefix)
 
     async def _feed_sink(self, sink: Sink, *, task_status: TaskStatus[None]) -> None:
         try:

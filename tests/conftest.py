@@ -10,6 +10,8 @@ import pytest
 
 import orchestrator
 
+from .redis_server import RedisServer
+
 SPEC_EXAMPLE_DIR = Path(__file__).parent.parent / "examples" / "spec"
 
 WriteConfig = Callable[..., Path]
@@ -69,3 +71,14 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Library code runs under both event loops: every anyio test runs on each."""
     backend: str = request.param
     return backend
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real redis-server on a free 127.0.0.1 port, stopped after the test."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

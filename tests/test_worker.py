@@ -12,6 +12,7 @@ import pytest
 from orchestrator import Orchestrator, load_config
 from orchestrator._spool import Spool
 from orchestrator._worker import Worker
+from orchestrator._worker_source import SpoolSource
 
 from .conftest import WriteConfig
 from .fakes.config_text import backend, provider
@@ -39,9 +40,11 @@ def spool(tmp_path: Path) -> Spool:
     return spool
 
 
-def make_worker(directory: Path, spool: Spool, **options: float | bool) -> Worker:
+def make_worker(
+    directory: Path, spool: Spool, *, watch: bool = True, rescan_interval: float = 2.0
+) -> Worker:
     orchestrator = Orchestrator(load_config(directory, environ={}), concurrency=4)
-    return Worker(orchestrator, spool, **options)  # type: ignore[arg-type]
+    return Worker(orchestrator, SpoolSource(spool, watch=watch, rescan_interval=rescan_interval))
 
 
 async def test_waiting_new_and_bad_files_all_end_with_a_result(

@@ -13,6 +13,7 @@ from anyio.abc import TaskStatus
 
 from .._spool import Spool
 from .._worker import Worker
+from .._worker_source import SpoolSource
 from ._build import build_orchestrator, configure_logging, load_and_warn, warn_state_problems
 from ._options import ConfigDirOption, StateFileOption
 
@@ -46,7 +47,7 @@ def worker_command(
     configure_logging(json=json_logs)
     config = load_and_warn(config_dir)
     orchestrator = build_orchestrator(config, state_file=state_file, concurrency=concurrency)
-    worker = Worker(orchestrator, Spool(spool))
+    worker = Worker(orchestrator, SpoolSource(Spool(spool)))
     anyio.run(_serve, worker, drain_timeout)
 
 
@@ -61,7 +62,7 @@ async def _serve(worker: Worker, drain_timeout: float) -> None:
 
             await group.start(run_worker)
             warn_state_problems(worker.orchestrator)
-            print(f"worker ready: {worker.spool.incoming}", file=sys.stderr, flush=True)
+            print(f"worker ready: {worker.source.label}", file=sys.stderr, flush=True)
             async for signum in signals:
                 print(f"{signal.Signals(signum).name}: stopping", file=sys.stderr, flush=True)
                 worker.stop(drain_timeout)

@@ -124,7 +124,7 @@ def test_sigterm_returns_jobs_that_outlive_the_drain(
         "job0001.toml",
     ]
     assert finished(spool) == {}
-    assert "job returned to incoming" in worker.log.read_text()
+    assert "job returned to the queue" in worker.log.read_text()
     pids = [int(pid) for pid in Path(f"{tmp_path / 'runs.log'}.pids").read_text().split()]
     assert len(pids) == 2
     for pid in pids:  # the agents' process groups were killed, and reaped

@@ -1,0 +1,76 @@
+"""Connecting to Redis (coredis 6, on anyio) and riding out its restarts.
+
+coredis is an optional dependency (the ``redis`` extra): importing it lazily
+turns a missing install into one clear error instead of an ImportError at
+start-up for people who never use Redis.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, TypeVar
+
+import anyio
+import structlog
+
+from ._errors import UsageError
+
+if TYPE_CHECKING:
+    import coredis
+
+logger = structlog.get_logger("orchestrator.redis")
+T = TypeVar("T")
+
+#: Seconds between reconnection attempts, growing to the last value.
+BACKOFF = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+
+
+class RedisUnavailableError(UsageError):
+    """``--redis`` was given but coredis is not installed."""
+
+
+def redis_errors() -> tuple[type[BaseException], ...]:
+    """The errors that mean "Redis is not reachable right now": worth waiting out."""
+    import coredis.exceptions
+
+    return (coredis.exceptions.ConnectionError, TimeoutError, OSError)
+
+
+def connect(url: str) -> coredis.Redis[str]:
+    """A client for ``url`` (``redis://HOST:PORT/DB``); use it as ``async with client``."""
+    try:
+        import coredis
+    except ImportError:
+        raise RedisUnavailableError(
+            "Error: Redis support needs coredis: pip install 'provider-orchestrator[redis]'"
+        ) from None
+    return coredis.Redis.from_url(url, decode_responses=True)
+
+
+@asynccontextmanager
+async def connected(url: str) -> AsyncIterator[coredis.Redis[str]]:
+    """``async with connected(url) as client``: the client, closed on the way out."""
+    client = connect(url)
+    async with client:
+        yield client
+
+
+async def until_done(operation: Callable[[], Awaitable[T]], *, what: str) -> T:
+    """Run ``operation`` until Redis answers it, waiting out restarts and outages.
+
+    For the steps that must not be lost (storing a result, acknowledging a
+    job): a worker holding a finished result keeps it until Redis is back.
+    Cancellation still ends the wait.
+    """
+    errors = redis_errors()
+    for attempt in range(1_000_000_000):
+        try:
+            return await operation()
+        except errors as exc:
+            delay = BACKOFF[min(attempt, len(BACKOFF) - 1)] * (0.5 + random.random())
+            if attempt in (0, 10, 100) or attempt % 1000 == 0:
+                logger.warning("redis unavailable, retrying", step=what, error=str(exc))
+            await anyio.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,344 @@
+"""The job queue on Redis Streams, for many workers on many machines.
+
+Keys under the prefix (``orchestrator`` unless chosen):
+
+==========================  ==================================================
+``<p>:jobs``                the stream of submitted jobs (field ``job``: JSON)
+                            with the consumer group ``workers``
+``<p>:dead``                entries delivered too often: the job, its delivery
+                            count and what is known of the last try
+``<p>:result:<id>``         the ``JobResult`` JSON, kept for ``result_ttl``
+``<p>:done:<id>``           a list a waiting submitter blocks on (BLPOP)
+``<p>:idem:<key>``          the job id an idempotency key was first used for
+==========================  ==================================================
+
+A worker reads with XREADGROUP; the entry stays pending (unacknowledged)
+while the job runs, and the worker renews its claim (XCLAIM ... JUSTID)
+every third of the visibility timeout. A worker that dies stops renewing:
+after the visibility timeout any worker takes the entry over (XAUTOCLAIM) and
+runs it again; past ``max_deliveries`` it goes to the dead-letter stream with
+a failed result instead. A result is stored, and the entry acknowledged, in
+one script that first checks the entry is still this worker's: a job is
+completed once, even if a stalled worker wakes up after losing it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import pydantic
+import structlog
+from coredis.tokens import PureToken
+
+from ._job import Job, JobResult
+from ._redis_connection import connected, redis_errors, until_done
+from ._worker_source import Delivery
+
+if TYPE_CHECKING:
+    import coredis
+
+logger = structlog.get_logger("orchestrator.redis")
+
+GROUP = "workers"
+RESULT_TTL = 7 * 24 * 3600
+IDEMPOTENCY_TTL = 7 * 24 * 3600
+
+# Store the result and acknowledge, only while the entry is still pending for
+# this consumer. KEYS: jobs stream, result key, done list. ARGV: group, entry
+# id, consumer, result JSON, ttl.
+FINISH = """
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])
+if #pending == 0 then return 0 end
+redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5])
+redis.call('RPUSH', KEYS[3], '1')
+redis.call('EXPIRE', KEYS[3], ARGV[5])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+return 1
+"""
+
+# Give a job back (a drained worker): a fresh entry, the old one acknowledged.
+# KEYS: jobs stream. ARGV: group, entry id, consumer, job JSON.
+REQUEUE = """
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])
+if #pending == 0 then return 0 end
+redis.call('XADD', KEYS[1], '*', 'job', ARGV[4])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class RedisKeys:
+    prefix: str = "orchestrator"
+
+    @property
+    def jobs(self) -> str:
+        return f"{self.prefix}:jobs"
+
+    @property
+    def dead(self) -> str:
+        return f"{self.prefix}:dead"
+
+    def result(self, job_id: str) -> str:
+        return f"{self.prefix}:result:{job_id}"
+
+    def done(self, job_id: str) -> str:
+        return f"{self.prefix}:done:{job_id}"
+
+    def idempotency(self, key: str) -> str:
+        return f"{self.prefix}:idem:{key}"
+
+
+class RedisQueue:
+    """The submitting side: queue jobs, await their results.
+
+    ``async with RedisQueue.connect(url) as queue:`` opens it on its own client.
+    """
+
+    def __init__(self, client: coredis.Redis[str], keys: RedisKeys = RedisKeys()) -> None:
+        self._client = client
+        self.keys = keys
+
+    @classmethod
+    @asynccontextmanager
+    async def connect(cls, url: str, prefix: str = "orchestrator") -> AsyncIterator[RedisQueue]:
+        async with connected(url) as client:
+            yield cls(client, RedisKeys(prefix))
+
+    async def submit(self, job: Job, *, idempotency_key: str | None = None) -> str:
+        """Queue ``job``; returns its id (the first job's id for a repeated idempotency key)."""
+        if idempotency_key is not None:
+            key = self.keys.idempotency(idempotency_key)
+            first = await self._client.set(key, job.id, condition=PureToken.NX, ex=IDEMPOTENCY_TTL)
+            if not first:
+                existing = await self._client.get(key)
+                if existing is not None:
+                    return existing
+        await self._client.xadd(self.keys.jobs, {"job": job.model_dump_json()})
+        return job.id
+
+    async def result(self, job_id: str) -> JobResult:
+        """Wait for the job's result (stored by whichever worker ran it); bound it
+        with ``anyio.fail_after`` if it may never come."""
+        while True:
+            stored = await until_done(
+                lambda: self._client.get(self.keys.result(job_id)), what="read result"
+            )
+            if stored is not None:
+                return JobResult.model_validate_json(stored)
+            # Woken by the worker's RPUSH; the timeout re-checks now and then.
+            await until_done(
+                lambda: self._client.blpop([self.keys.done(job_id)], timeout=5),
+                what="wait for result",
+            )
+
+
+class RedisJobSource:
+    """The worker side: deliveries from the stream, results back to Redis.
+
+    Args:
+        visibility_timeout: seconds after which a silent worker's job is taken over.
+        max_deliveries: deliveries after which a job goes to the dead-letter stream.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        keys: RedisKeys = RedisKeys(),
+        *,
+        visibility_timeout: float = 60.0,
+        max_deliveries: int = 3,
+        block: float = 1.0,
+    ) -> None:
+        self._url = url
+        self.keys = keys
+        self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._visibility_ms = int(visibility_timeout * 1000)
+        self._max_deliveries = max_deliveries
+        self._block_ms = int(block * 1000)
+        self._in_flight: set[str] = set()
+        self._stopping = False
+        self._next_reclaim = 0.0
+        self.label = f"redis stream {keys.jobs}"
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        async with connected(self._url) as client:
+            self._client = client
+            self._finish = client.register_script(FINISH)
+            self._requeue = client.register_script(REQUEUE)
+            await until_done(self._create_group, what="create consumer group")
+            async with self._claims_renewed():
+                yield
+
+    @asynccontextmanager
+    async def _claims_renewed(self) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._renew_claims)
+            try:
+                yield
+            finally:
+                group.cancel_scope.cancel()
+
+    def stop_taking(self) -> None:
+        self._stopping = True
+
+    async def take(self) -> Delivery | None:
+        while not self._stopping:
+            try:
+                delivery = await self._take_one()
+            except redis_errors() as exc:
+                logger.warning("redis unavailable, retrying", step="read jobs", error=str(exc))
+                await anyio.sleep(0.5)
+                continue
+            if delivery is not None:
+                return delivery
+        return None
+
+    async def finish(self, delivery: Delivery, result: JobResult) -> bool:
+        """Store the result and acknowledge; False when the entry was no longer ours."""
+        entry = delivery.token
+        done: object = await until_done(
+            lambda: self._finish(
+                keys=[
+                    self.keys.jobs,
+                    self.keys.result(result.job_id),
+                    self.keys.done(result.job_id),
+                ],
+                args=[GROUP, entry, self.consumer, result.model_dump_json(), RESULT_TTL],
+            ),
+            what="store result",
+        )
+        self._in_flight.discard(entry)
+        if not done:
+            logger.warning("job was taken over by another worker", job=result.job_id)
+        return bool(done)
+
+    async def requeue(self, delivery: Delivery) -> None:
+        entry = delivery.token
+        await until_done(
+            lambda: self._requeue(
+                keys=[self.keys.jobs], args=[GROUP, entry, self.consumer, delivery.raw]
+            ),
+            what="requeue job",
+        )
+        self._in_flight.discard(entry)
+
+    # -- reading --------------------------------------------------------------
+
+    async def _create_group(self) -> None:
+        import coredis.exceptions
+
+        try:
+            await self._client.xgroup_create(self.keys.jobs, GROUP, "0", mkstream=True)
+        except coredis.exceptions.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _take_one(self) -> Delivery | None:
+        import coredis.exceptions
+
+        if anyio.current_time() >= self._next_reclaim:
+            self._next_reclaim = anyio.current_time() + self._visibility_ms / 3000
+            reclaimed = await self._reclaim()
+            if reclaimed is not None:
+                return reclaimed
+        try:
+            reply = await self._client.xreadgroup(
+                GROUP, self.consumer, streams={self.keys.jobs: ">"}, count=1, block=self._block_ms
+            )
+        except coredis.exceptions.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            await self._create_group()  # Redis lost its data (restarted without persistence)
+            return None
+        if not reply:
+            return None
+        for entry in reply.get(self.keys.jobs, ()):
+            raw = entry.field_values.get("job")
+            return self._delivery(str(entry.identifier), str(raw) if raw else None)
+        return None
+
+    async def _reclaim(self) -> Delivery | None:
+        """Take over one entry whose worker went silent; dead-letter it past the limit."""
+        reply: Any = await self._client.xautoclaim(
+            self.keys.jobs, GROUP, self.consumer, self._visibility_ms, "0-0", count=1
+        )
+        entries = reply[1]
+        if not entries:
+            return None
+        entry = entries[0]
+        pending = await self._client.xpending(
+            self.keys.jobs, GROUP, entry.identifier, entry.identifier, 1
+        )
+        deliveries = pending[0].delivered if pending else 1  # type: ignore[union-attr]
+        raw = entry.field_values.get("job")
+        if deliveries > self._max_deliveries:
+            await self._dead_letter(entry.identifier, raw, deliveries)
+            return None
+        logger.info("took over a silent worker's job", entry=entry.identifier, delivery=deliveries)
+        return self._delivery(entry.identifier, raw)
+
+    async def _dead_letter(self, entry: str, raw: str | None, deliveries: int) -> None:
+        error = (
+            f"Error: job delivered {deliveries} times without finishing "
+            f"(max_deliveries {self._max_deliveries}); its workers stopped while running it"
+        )
+        job_id = _job_id_of(raw) or entry
+        result = JobResult(job_id=job_id, status="failed", error=error)
+        async with self._client.pipeline(transaction=True) as pipeline:
+            pipeline.xadd(
+                self.keys.dead,
+                {"job": raw or "", "entry": entry, "deliveries": str(deliveries), "error": error},
+            )
+            pipeline.set(self.keys.result(job_id), result.model_dump_json(), ex=RESULT_TTL)
+            pipeline.rpush(self.keys.done(job_id), ["1"])
+            pipeline.expire(self.keys.done(job_id), RESULT_TTL)
+            pipeline.xack(self.keys.jobs, GROUP, [entry])
+            pipeline.xdel(self.keys.jobs, [entry])
+        logger.warning("job dead-lettered", job=job_id, deliveries=deliveries)
+
+    def _delivery(self, entry: str, raw: str | None) -> Delivery:
+        self._in_flight.add(entry)
+        label = f"entry {entry}"
+        try:
+            job = Job.model_validate_json(raw or "")
+        except pydantic.ValidationError as exc:
+            problem = exc.errors(include_url=False, include_input=False)[0]
+            field = ".".join(str(part) for part in problem["loc"]) or "job"
+            rejection = f"Error: queue {label}, field '{field}': {problem['msg'].lower()}"
+            return Delivery(label, None, rejection, token=entry, raw=raw or "", name=entry)
+        return Delivery(label, job, None, token=entry, raw=raw or "", name=job.id)
+
+    async def _renew_claims(self) -> None:
+        """Keep this worker's entries from looking abandoned while their jobs run."""
+        interval = max(0.05, self._visibility_ms / 3000)
+        while True:
+            await anyio.sleep(interval)
+            if not self._in_flight:
+                continue
+            try:
+                await self._client.xclaim(
+                    self.keys.jobs, GROUP, self.consumer, 0, list(self._in_flight), justid=True
+                )
+            except redis_errors() as exc:
+                logger.warning("could not renew job claims", error=str(exc))
+
+
+def _job_id_of(raw: str | None) -> str | None:
+    try:
+        return Job.model_validate_json(raw or "").id
+    except pydantic.ValidationError:
+        return None
+
+
+__all__ = ["RedisJobSource", "RedisKeys", "RedisQueue"]

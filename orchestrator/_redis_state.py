@@ -1,0 +1,149 @@
+"""Rotation state on Redis, shared by every worker: one hash per backend.
+
+Fields of ``<prefix>:rot:<backend>``: ``index`` (the pointer; only ever
+incremented, read modulo the provider count, so concurrent rotations never
+lose one), ``last_used``, and per provider ``cd:<p>`` (cooldown end, epoch
+seconds), ``ok:<p>`` and ``fail:<p>`` (counters). Every change is one atomic
+command or Lua script, so workers never overwrite each other: a provider one
+worker cools down is skipped by all of them on their next choice.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from ._config import OrchestratorConfig
+from ._rotation import ProviderRotation
+from ._rotation_store import RotationView
+from ._state import NOTHING_USED, LastUsed
+from ._state_store import ManualRequest
+
+if TYPE_CHECKING:
+    import coredis
+
+# Returns the hash without ended cooldowns, and the providers whose cooldown
+# this call ended (each recovery is reported by exactly one caller).
+VIEW = """
+local now = tonumber(ARGV[1])
+local flat = redis.call('HGETALL', KEYS[1])
+local kept, recovered = {}, {}
+for i = 1, #flat, 2 do
+  local field, value = flat[i], flat[i + 1]
+  if string.sub(field, 1, 3) == 'cd:' and tonumber(value) <= now then
+    redis.call('HDEL', KEYS[1], field)
+    table.insert(recovered, string.sub(field, 4))
+  else
+    table.insert(kept, field)
+    table.insert(kept, value)
+  end
+end
+return {kept, recovered}
+"""
+
+# Counts a failure; with a cooldown end, keeps the later of the old and new ends.
+FAIL = """
+redis.call('HINCRBY', KEYS[1], 'fail:' .. ARGV[1], 1)
+if ARGV[2] ~= '' then
+  local current = tonumber(redis.call('HGET', KEYS[1], 'cd:' .. ARGV[1]))
+  if not current or current < tonumber(ARGV[2]) then
+    redis.call('HSET', KEYS[1], 'cd:' .. ARGV[1], ARGV[2])
+  end
+end
+return 1
+"""
+
+# Back to the first provider, every cooldown lifted.
+RESET = """
+redis.call('HSET', KEYS[1], 'index', 0)
+local flat = redis.call('HGETALL', KEYS[1])
+for i = 1, #flat, 2 do
+  if string.sub(flat[i], 1, 3) == 'cd:' then redis.call('HDEL', KEYS[1], flat[i]) end
+end
+return 1
+"""
+
+
+class RedisRotationStore:
+    """``RotationStore`` on a Redis client (which the caller keeps open)."""
+
+    def __init__(self, client: coredis.Redis[str], config: OrchestratorConfig, prefix: str):
+        self._client = client
+        self._config = config
+        self._prefix = prefix
+        self._view = client.register_script(VIEW)
+        self._fail = client.register_script(FAIL)
+        self._reset = client.register_script(RESET)
+
+    def _key(self, backend: str) -> str:
+        return f"{self._prefix}:rot:{backend}"
+
+    async def view(self, backend: str, now: float) -> RotationView:
+        reply: object = await self._view(keys=[self._key(backend)], args=[repr(now)])
+        kept, recovered = cast(tuple[list[str], list[str]], reply)
+        fields = dict(zip(kept[::2], kept[1::2], strict=True))
+        return RotationView(self._rotation(backend, fields), tuple(recovered))
+
+    async def record_success(self, backend: str, provider: str, *, advance: bool) -> None:
+        key = self._key(backend)
+        async with self._client.pipeline(transaction=True) as pipeline:
+            pipeline.hincrby(key, f"ok:{provider}", 1)
+            pipeline.hset(key, {"last_used": provider})
+            if advance and len(self._config.providers[backend]) > 1:
+                pipeline.hincrby(key, "index", 1)
+
+    async def record_failure(
+        self, backend: str, provider: str, *, cooldown_until: float | None
+    ) -> None:
+        until = "" if cooldown_until is None else repr(cooldown_until)
+        await self._fail(keys=[self._key(backend)], args=[provider, until])
+
+    async def apply(self, request: ManualRequest) -> bool:
+        if request.backend not in self._config.backends:
+            return False
+        key = self._key(request.backend)
+        if request.action == "reset":
+            await self._reset(keys=[key], args=[])
+        elif len(self._config.providers[request.backend]) > 1:
+            await self._client.hincrby(key, "index", 1)
+        return True
+
+    async def set_last(self, last: LastUsed) -> None:
+        backend, provider, model = (part or "" for part in last)
+        await self._client.hset(
+            f"{self._prefix}:last", {"backend": backend, "provider": provider, "model": model}
+        )
+
+    async def snapshot(self) -> tuple[dict[str, ProviderRotation], LastUsed]:
+        async with self._client.pipeline(transaction=False) as pipeline:
+            requests = [pipeline.hgetall(self._key(name)) for name in self._config.backends]
+            last_request = pipeline.hgetall(f"{self._prefix}:last")
+        rotations = {
+            name: self._rotation(name, dict(await request))
+            for name, request in zip(self._config.backends, requests, strict=True)
+        }
+        last = dict(await last_request)
+        if not last:
+            return rotations, NOTHING_USED
+        parts = (last.get("backend"), last.get("provider"), last.get("model"))
+        return rotations, tuple(part or None for part in parts)  # type: ignore[return-value]
+
+    def _rotation(self, backend: str, fields: dict[str, str]) -> ProviderRotation:
+        names = tuple(provider.name for provider in self._config.providers[backend])
+        known = set(names)
+
+        def per_provider(prefix: str) -> dict[str, str]:
+            return {
+                field[len(prefix) :]: value
+                for field, value in fields.items()
+                if field.startswith(prefix) and field[len(prefix) :] in known
+            }
+
+        last_used = fields.get("last_used")
+        return ProviderRotation(
+            providers=names,
+            current_index=int(fields.get("index", 0)) % max(1, len(names)),
+            last_used=last_used if last_used in known else None,
+            cooldown_until={k: float(v) for k, v in per_provider("cd:").items()},
+            successes={k: int(v) for k, v in per_provider("ok:").items()},
+            failures={k: int(v) for k, v in per_provider("fail:").items()},
+        )

@@ -1,0 +1,101 @@
+"""Rotation state on a real Redis, shared between stores and orchestrators."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from orchestrator import Job, Orchestrator, load_config
+from orchestrator._redis_connection import connected
+from orchestrator._redis_state import RedisRotationStore
+from orchestrator._state_store import ManualRequest
+
+from .conftest import WriteConfig
+from .fakes.config_text import backend, provider
+from .redis_server import RedisServer
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_cooldown_is_seen_by_every_store(
+    write_config: WriteConfig, redis_server: RedisServer
+) -> None:
+    config = load_config(
+        write_config(backend("agent", ["a", "b"]), provider("agent", "a") + provider("agent", "b")),
+        environ={},
+    )
+    async with connected(redis_server.url) as one, connected(redis_server.url) as two:
+        first = RedisRotationStore(one, config, "t")
+        second = RedisRotationStore(two, config, "t")
+        await first.record_failure("agent", "a", cooldown_until=1_000.0)
+        await first.record_failure("agent", "a", cooldown_until=900.0)  # the later end stays
+        view = await second.view("agent", now=500.0)
+        assert view.rotation.select(500.0) == "b"
+        assert view.rotation.cooldown_until == {"a": 1_000.0}
+        assert view.rotation.failures == {"a": 2}
+        # The cooldown ends: exactly one view reports the recovery.
+        recovered = [await store.view("agent", now=1_000.0) for store in (second, first)]
+        assert [v.recovered for v in recovered] == [("a",), ()]
+        assert recovered[1].rotation.select(1_000.0) == "a"
+
+
+async def test_counters_pointer_manual_changes_and_last(
+    write_config: WriteConfig, redis_server: RedisServer
+) -> None:
+    config = load_config(
+        write_config(backend("agent", ["a", "b"]), provider("agent", "a") + provider("agent", "b")),
+        environ={},
+    )
+    async with connected(redis_server.url) as client:
+        store = RedisRotationStore(client, config, "t")
+        await store.record_success("agent", "a", advance=True)
+        rotation = (await store.view("agent", 0.0)).rotation
+        assert (rotation.current_index, rotation.last_used, rotation.successes) == (1, "a", {"a": 1})
+        assert await store.apply(ManualRequest("rotate", "agent"))
+        assert (await store.view("agent", 0.0)).rotation.current_index == 0  # wrapped around
+        await store.record_failure("agent", "b", cooldown_until=10.0**12)
+        assert await store.apply(ManualRequest("reset", "agent"))
+        assert (await store.view("agent", 0.0)).rotation.cooldown_until == {}
+        assert not await store.apply(ManualRequest("reset", "unknown"))
+        await store.set_last(("agent", "a", None))
+        rotations, last = await store.snapshot()
+        assert last == ("agent", "a", None)
+        assert rotations["agent"].successes == {"a": 1}
+
+
+async def test_orchestrators_share_a_limit(
+    write_config: WriteConfig, redis_server: RedisServer
+) -> None:
+    """A provider limited under one orchestrator is skipped by another at once."""
+    directory = write_config(
+        backend("agent", ["limited", "spare"]),
+        provider("agent", "limited", "limit", FAKE_RETRY_AFTER="300") + provider("agent", "spare"),
+    )
+    config = load_config(directory, environ={})
+    first = Orchestrator(config, redis_url=redis_server.url, redis_prefix="share")
+    second = Orchestrator(config, redis_url=redis_server.url, redis_prefix="share")
+    async with first, second:
+        one = await first.run(Job(prompt="one"))
+        two = await second.run(Job(prompt="two"))
+        status = await second.status()
+    assert [a.provider for a in one.attempts] == ["limited", "spare"]
+    assert [a.provider for a in two.attempts] == ["spare"]
+    limited = status.backends[0].providers[0]
+    assert limited.cooldown_left is not None
+    assert status.last_provider == "spare"
+
+
+async def test_events_reach_the_redis_stream(
+    write_config: WriteConfig, redis_server: RedisServer
+) -> None:
+    from orchestrator._redis_events import parse_event, read_events
+
+    config = load_config(write_config(backend("agent", ["a"]), provider("agent", "a")), environ={})
+    async with Orchestrator(config, redis_url=redis_server.url, redis_prefix="ev") as orch:
+        await orch.run(Job(prompt="x"))
+    async with connected(redis_server.url) as client:
+        with anyio.fail_after(10):
+            texts = [text async for text in read_events(client, "ev", last=None, follow=False)]
+    kinds = [event.kind for event in map(parse_event, texts) if event is not None]
+    assert kinds[0] == "job_queued"
+    assert kinds[-1] == "job_succeeded"
