@@ -13,7 +13,8 @@ its ``exit_code`` so scripts can rely on the number rather than the wording::
     ├── UsageError                    exit 2  (a call that cannot be served)
     │   ├── UnknownBackendError
     │   └── NoProvidersError
-    └── MigrationError                exit 2
+    ├── MigrationError                exit 2
+    └── ServiceUnavailableError       exit 3  (Redis not reachable; try again)
 
 Messages follow the spec's troubleshooting section word for word where it has
 one (``Error: AZURE_ENDPOINT not set``, ``Error: No providers configured for
@@ -136,3 +137,9 @@ class MigrationError(OrchestratorError):
     """A qwen-providers.toml could not be migrated; nothing was written."""
 
     exit_code = 2
+
+
+class ServiceUnavailableError(OrchestratorError):
+    """A service the command needs (Redis) cannot be reached; retrying may work."""
+
+    exit_code = 3

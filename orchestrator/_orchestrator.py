@@ -111,6 +111,10 @@ class Orchestrator:
             raise ValueError("concurrency must be at least 1")
         if redis_url is not None and state_file is not None:
             raise ValueError("give a state file or a Redis URL, not both")
+        if redis_url is not None:
+            from ._redis_connection import check_redis_url
+
+            check_redis_url(redis_url)
         self.redis_url = redis_url
         self.redis_prefix = redis_prefix
         self._resources = AsyncExitStack()

@@ -8,6 +8,7 @@ start-up for people who never use Redis.
 from __future__ import annotations
 
 import random
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, TypeVar
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 import anyio
 import structlog
 
-from ._errors import UsageError
+from ._errors import ServiceUnavailableError, UsageError
 
 if TYPE_CHECKING:
     import coredis
@@ -38,23 +39,75 @@ def redis_errors() -> tuple[type[BaseException], ...]:
     return (coredis.exceptions.ConnectionError, TimeoutError, OSError)
 
 
-def connect(url: str) -> coredis.Redis[str]:
-    """A client for ``url`` (``redis://HOST:PORT/DB``); use it as ``async with client``."""
+#: URL schemes coredis connects with.
+SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def check_redis_url(url: str) -> None:
+    """Fail early, before any job starts, on a URL or an install that cannot work.
+
+    The message never repeats the URL: it may carry a password.
+    """
+    if not url.startswith(SCHEMES):
+        raise UsageError(
+            "Error: the Redis URL must start with redis://, rediss:// or unix:// "
+            "(redis://HOST:PORT/DB)"
+        )
     try:
-        import coredis
+        import coredis  # noqa: F401
     except ImportError:
         raise RedisUnavailableError(
             "Error: Redis support needs coredis: pip install 'provider-orchestrator[redis]'"
         ) from None
+
+
+def connect(url: str) -> coredis.Redis[str]:
+    """A client for ``url`` (``redis://HOST:PORT/DB``); use it as ``async with client``."""
+    check_redis_url(url)
+    import coredis
+
     return coredis.Redis.from_url(url, decode_responses=True)
 
 
 @asynccontextmanager
-async def connected(url: str) -> AsyncIterator[coredis.Redis[str]]:
-    """``async with connected(url) as client``: the client, closed on the way out."""
+async def connected(url: str, *, wait: bool = False) -> AsyncIterator[coredis.Redis[str]]:
+    """``async with connected(url) as client``: the client, closed on the way out.
+
+    Redis must answer at once (else ``ServiceUnavailableError``, exit 3), or
+    with ``wait`` (a worker started before Redis) whenever it comes up.
+    """
     client = connect(url)
-    async with client:
-        yield client
+    try:
+        async with client:
+            if wait:
+                await until_done(client.ping, what="connect")
+            else:
+                await client.ping()
+            yield client
+    except BaseExceptionGroup as group:
+        # coredis connects inside its own task group: a refused connection
+        # arrives wrapped. Only Redis being away becomes the plain message.
+        unreachable, rest = group.split(redis_errors())
+        if unreachable is None or rest is not None:
+            raise
+        raise ServiceUnavailableError(
+            f"Error: cannot reach Redis at {describe(url)}: {_innermost(unreachable)}"
+        ) from group
+
+
+def describe(url: str) -> str:
+    """``HOST:PORT/DB`` of a Redis URL, never its user name or password."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "unix":
+        return parts.path
+    return f"{parts.hostname or 'localhost'}:{parts.port or 6379}{parts.path or '/0'}"
+
+
+def _innermost(group: BaseExceptionGroup[BaseException]) -> str:
+    leaf: BaseException = group
+    while isinstance(leaf, BaseExceptionGroup):
+        leaf = leaf.exceptions[0]
+    return str(leaf)
 
 
 async def until_done(operation: Callable[[], Awaitable[T]], *, what: str) -> T:

@@ -9,7 +9,9 @@ bounded subscription, and while Redis is away events are dropped and counted.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing, asynccontextmanager
 from typing import TYPE_CHECKING
 
 import structlog
@@ -17,10 +19,11 @@ from coredis.tokens import PureToken
 from pydantic import ValidationError
 
 from ._events import EVENT_ADAPTER, Event, Subscription
-from ._redis_connection import redis_errors
+from ._redis_connection import connected, redis_errors, until_done
 
 if TYPE_CHECKING:
     import coredis
+    from coredis.response.types import StreamEntry
 
 logger = structlog.get_logger("orchestrator.redis")
 EVENTS_MAX = 100_000
@@ -53,8 +56,11 @@ async def publish_events(
 
 async def read_events(
     client: coredis.Redis[str], prefix: str, *, last: int | None, follow: bool
-) -> AsyncIterator[str]:
-    """The stream's events as JSON: the ``last`` N (all when None), then new ones."""
+) -> AsyncGenerator[str, None]:
+    """The stream's events as JSON: the ``last`` N (all when None), then new ones.
+
+    Following rides out Redis restarts: it carries on after the last entry seen.
+    """
     key = events_key(prefix)
     newest = await client.xrevrange(key, count=last) if last is not None else None
     entries = list(reversed(newest)) if newest is not None else await client.xrange(key)
@@ -63,16 +69,61 @@ async def read_events(
         cursor = str(entry.identifier)
         yield str(entry.field_values.get("event", ""))
     if last is not None and not entries:
-        cursor = "$"
+        cursor = await _newest_id(client, key)
     while follow:
-        reply = await client.xread({key: cursor}, block=1000)
+        reply = await until_done(
+            functools.partial(_read_after, client, key, cursor), what="follow events"
+        )
         for entry in (reply or {}).get(key, ()):
             cursor = str(entry.identifier)
             yield str(entry.field_values.get("event", ""))
 
 
+async def _read_after(
+    client: coredis.Redis[str], key: str, cursor: str
+) -> dict[str, tuple[StreamEntry, ...]] | None:
+    return await client.xread({key: cursor}, block=1000)
+
+
+async def _newest_id(client: coredis.Redis[str], key: str) -> str:
+    """Where "only new events" starts: an id, not ``$``, so that a re-read after
+    a reconnection does not skip what arrived meanwhile."""
+    newest = await client.xrevrange(key, count=1)
+    return str(newest[0].identifier) if newest else "0-0"
+
+
 def parse_event(text: str) -> Event | None:
+    """The event in a stream entry; None for an entry this version cannot read."""
     try:
         return EVENT_ADAPTER.validate_json(text)
     except ValidationError:
         return None
+
+
+@asynccontextmanager
+async def redis_event_feed(
+    url: str, *, prefix: str = "orchestrator", replay: int | None = 0
+) -> AsyncIterator[AsyncIterator[Event]]:
+    """Every worker's events, live, for a telemetry sink on any machine::
+
+        async with redis_event_feed("redis://host:6379/0") as events:
+            async for event in events:
+                sink(event)
+
+    ``replay``: how many past events come first (None: all the stream keeps).
+    Entries a newer version wrote in a shape this one cannot read are skipped.
+    """
+
+    async def events(client: coredis.Redis[str]) -> AsyncGenerator[Event, None]:
+        async with aclosing(read_events(client, prefix, last=replay, follow=True)) as texts:
+            async for text in texts:
+                event = parse_event(text)
+                if event is not None:
+                    yield event
+
+    async with connected(url) as client:
+        feed = events(client)
+        try:
+            yield feed
+        finally:
+            await feed.aclose()

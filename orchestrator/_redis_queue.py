@@ -24,6 +24,7 @@ completed once, even if a stalled worker wakes up after losing it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -126,6 +127,24 @@ class RedisQueue:
         await self._client.xadd(self.keys.jobs, {"job": job.model_dump_json()})
         return job.id
 
+    async def dead_letters(self, count: int = 100) -> list[DeadLetter]:
+        """The oldest ``count`` entries of the dead-letter stream (``<prefix>:dead``)."""
+        entries = await self._client.xrange(self.keys.dead, count=count)
+        letters = []
+        for entry in entries:
+            fields = {str(name): str(value) for name, value in entry.field_values.items()}
+            raw = fields.get("job", "")
+            letters.append(
+                DeadLetter(
+                    entry=str(entry.identifier),
+                    job_id=_job_id_of(raw) or fields.get("entry", ""),
+                    job=raw,
+                    deliveries=int(fields.get("deliveries", "0")),
+                    error=fields.get("error", ""),
+                )
+            )
+        return letters
+
     async def result(self, job_id: str) -> JobResult:
         """Wait for the job's result (stored by whichever worker ran it); bound it
         with ``anyio.fail_after`` if it may never come."""
@@ -140,6 +159,17 @@ class RedisQueue:
                 lambda: self._client.blpop([self.keys.done(job_id)], timeout=5),
                 what="wait for result",
             )
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A job that was delivered ``deliveries`` times without finishing."""
+
+    entry: str
+    job_id: str
+    job: str
+    deliveries: int
+    error: str
 
 
 class RedisJobSource:
@@ -172,7 +202,7 @@ class RedisJobSource:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        async with connected(self._url) as client:
+        async with connected(self._url, wait=True) as client:
             self._client = client
             self._finish = client.register_script(FINISH)
             self._requeue = client.register_script(REQUEUE)
@@ -238,11 +268,8 @@ class RedisJobSource:
     async def _create_group(self) -> None:
         import coredis.exceptions
 
-        try:
+        with contextlib.suppress(coredis.exceptions.StreamDuplicateConsumerGroupError):
             await self._client.xgroup_create(self.keys.jobs, GROUP, "0", mkstream=True)
-        except coredis.exceptions.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
 
     async def _take_one(self) -> Delivery | None:
         import coredis.exceptions
@@ -341,4 +368,4 @@ def _job_id_of(raw: str | None) -> str | None:
         return None
 
 
-__all__ = ["RedisJobSource", "RedisKeys", "RedisQueue"]
+__all__ = ["DeadLetter", "RedisJobSource", "RedisKeys", "RedisQueue"]

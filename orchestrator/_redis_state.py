@@ -5,7 +5,9 @@ incremented, read modulo the provider count, so concurrent rotations never
 lose one), ``last_used``, and per provider ``cd:<p>`` (cooldown end, epoch
 seconds), ``ok:<p>`` and ``fail:<p>`` (counters). Every change is one atomic
 command or Lua script, so workers never overwrite each other: a provider one
-worker cools down is skipped by all of them on their next choice.
+worker cools down is skipped by all of them on their next choice. While
+Redis is away, the operations wait for it (a job never chooses a provider
+from a view it cannot trust) and go on when it is back.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 from ._config import OrchestratorConfig
+from ._redis_connection import until_done
 from ._rotation import ProviderRotation
 from ._rotation_store import RotationView
 from ._state import NOTHING_USED, LastUsed
@@ -78,24 +81,33 @@ class RedisRotationStore:
         return f"{self._prefix}:rot:{backend}"
 
     async def view(self, backend: str, now: float) -> RotationView:
-        reply: object = await self._view(keys=[self._key(backend)], args=[repr(now)])
+        reply: object = await until_done(
+            lambda: self._view(keys=[self._key(backend)], args=[repr(now)]), what="read rotation"
+        )
         kept, recovered = cast(tuple[list[str], list[str]], reply)
         fields = dict(zip(kept[::2], kept[1::2], strict=True))
         return RotationView(self._rotation(backend, fields), tuple(recovered))
 
     async def record_success(self, backend: str, provider: str, *, advance: bool) -> None:
         key = self._key(backend)
-        async with self._client.pipeline(transaction=True) as pipeline:
-            pipeline.hincrby(key, f"ok:{provider}", 1)
-            pipeline.hset(key, {"last_used": provider})
-            if advance and len(self._config.providers[backend]) > 1:
-                pipeline.hincrby(key, "index", 1)
+
+        async def record() -> None:
+            async with self._client.pipeline(transaction=True) as pipeline:
+                pipeline.hincrby(key, f"ok:{provider}", 1)
+                pipeline.hset(key, {"last_used": provider})
+                if advance and len(self._config.providers[backend]) > 1:
+                    pipeline.hincrby(key, "index", 1)
+
+        await until_done(record, what="record success")
 
     async def record_failure(
         self, backend: str, provider: str, *, cooldown_until: float | None
     ) -> None:
         until = "" if cooldown_until is None else repr(cooldown_until)
-        await self._fail(keys=[self._key(backend)], args=[provider, until])
+        await until_done(
+            lambda: self._fail(keys=[self._key(backend)], args=[provider, until]),
+            what="record failure",
+        )
 
     async def apply(self, request: ManualRequest) -> bool:
         if request.backend not in self._config.backends:
@@ -109,8 +121,9 @@ class RedisRotationStore:
 
     async def set_last(self, last: LastUsed) -> None:
         backend, provider, model = (part or "" for part in last)
-        await self._client.hset(
-            f"{self._prefix}:last", {"backend": backend, "provider": provider, "model": model}
+        fields = {"backend": backend, "provider": provider, "model": model}
+        await until_done(
+            lambda: self._client.hset(f"{self._prefix}:last", fields), what="record last used"
         )
 
     async def snapshot(self) -> tuple[dict[str, ProviderRotation], LastUsed]:

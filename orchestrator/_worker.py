@@ -51,17 +51,33 @@ class Worker:
         self._running: set[anyio.CancelScope] = set()
         self._stopping = False
         self._group: TaskGroup | None = None
+        self._starting: anyio.CancelScope | None = None
+
+    @property
+    def stopping(self) -> bool:
+        """``stop`` has been called: nothing new is taken."""
+        return self._stopping
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Work until ``stop`` has been called and the last job has ended."""
-        async with self.source.running(), self.orchestrator, anyio.create_task_group() as group:
-            self._group = group
-            async with anyio.create_task_group() as slots:
-                for _ in range(self.orchestrator.concurrency):
-                    slots.start_soon(self._slot)
-                task_status.started()
-            group.cancel_scope.cancel()  # a pending drain timer
-        logger.info("worker stopped", **vars(self.counts))
+        """Work until ``stop`` has been called and the last job has ended.
+
+        Starting may wait (for Redis to come up, say); ``stop`` during that
+        wait ends it, and ``task_status`` is then reported started anyway so
+        that the caller's ``start`` returns.
+        """
+        with anyio.CancelScope() as self._starting:
+            async with self.source.running(), self.orchestrator, anyio.create_task_group() as group:
+                self._starting = None  # from here on, stop() drains
+                self._group = group
+                async with anyio.create_task_group() as slots:
+                    for _ in range(self.orchestrator.concurrency):
+                        slots.start_soon(self._slot)
+                    task_status.started()
+                group.cancel_scope.cancel()  # a pending drain timer
+                logger.info("worker stopped", **vars(self.counts))
+                return
+        task_status.started()
+        logger.info("worker stopped before it started")
 
     def stop(self, drain_timeout: float) -> None:
         """Take nothing new; cancel jobs still running after ``drain_timeout`` s.
@@ -72,6 +88,8 @@ class Worker:
             self._cancel_running()
             return
         self._stopping = True
+        if self._starting is not None:
+            self._starting.cancel()
         self.source.stop_taking()
         if self._group is not None:
             self._group.start_soon(self._drain_timer, drain_timeout)
@@ -80,6 +98,10 @@ class Worker:
         while not self._stopping:
             delivery = await self.source.take()
             if delivery is None:
+                return
+            if self._stopping:  # it arrived as the worker stopped: for another worker
+                with anyio.CancelScope(shield=True):
+                    await self.source.requeue(delivery)
                 return
             if delivery.job is None:
                 await self._reject(delivery)

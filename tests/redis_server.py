@@ -22,13 +22,15 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, fsync: str = "always") -> None:
+        """``fsync``: Redis' appendfsync (``always`` for tests, ``everysec`` as deployed)."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         self.binary = binary
         self.directory = directory
         self.port = free_port()
+        self.fsync = fsync
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -39,7 +41,7 @@ class RedisServer:
         self.directory.mkdir(parents=True, exist_ok=True)
         argv = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
         argv += ["--dir", str(self.directory), "--save", "", "--appendonly", "yes"]
-        argv += ["--appendfsync", "always", "--protected-mode", "yes", "--logfile", "redis.log"]
+        argv += ["--appendfsync", self.fsync, "--protected-mode", "yes", "--logfile", "redis.log"]
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while not self._answers():

@@ -50,7 +50,11 @@ async def test_counters_pointer_manual_changes_and_last(
         store = RedisRotationStore(client, config, "t")
         await store.record_success("agent", "a", advance=True)
         rotation = (await store.view("agent", 0.0)).rotation
-        assert (rotation.current_index, rotation.last_used, rotation.successes) == (1, "a", {"a": 1})
+        assert (rotation.current_index, rotation.last_used, rotation.successes) == (
+            1,
+            "a",
+            {"a": 1},
+        )
         assert await store.apply(ManualRequest("rotate", "agent"))
         assert (await store.view("agent", 0.0)).rotation.current_index == 0  # wrapped around
         await store.record_failure("agent", "b", cooldown_until=10.0**12)
@@ -99,3 +103,29 @@ async def test_events_reach_the_redis_stream(
     kinds = [event.kind for event in map(parse_event, texts) if event is not None]
     assert kinds[0] == "job_queued"
     assert kinds[-1] == "job_succeeded"
+
+
+async def test_a_remote_feed_sees_events_live_and_rides_out_a_restart(
+    write_config: WriteConfig, redis_server: RedisServer
+) -> None:
+    """``redis_event_feed``: replayed, then live, and still live after Redis restarts."""
+    from orchestrator.redis import redis_event_feed
+
+    config = load_config(write_config(backend("agent", ["a"]), provider("agent", "a")), environ={})
+    async with Orchestrator(config, redis_url=redis_server.url, redis_prefix="feed") as orch:
+        await orch.run(Job(id="before", prompt="x"))
+    seen: list[tuple[str, str]] = []
+    with anyio.fail_after(30):
+        async with redis_event_feed(redis_server.url, prefix="feed", replay=1) as events:
+            async for event in events:
+                seen.append((event.kind, getattr(event, "job_id", "")))
+                if len(seen) == 1:
+                    await anyio.to_thread.run_sync(redis_server.restart, 0.5)
+                    async with Orchestrator(
+                        config, redis_url=redis_server.url, redis_prefix="feed"
+                    ) as orch:
+                        await orch.run(Job(id="after", prompt="x"))
+                if event.kind == "job_succeeded" and seen[-1][1] == "after":
+                    break
+    assert seen[0] == ("job_succeeded", "before")  # the one replayed
+    assert seen[1] == ("job_queued", "after")  # then live, none lost across the restart

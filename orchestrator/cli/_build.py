@@ -50,17 +50,28 @@ def build_orchestrator(
     concurrency: int,
     sinks: Sequence[Sink] = (),
     queue_size: int = 1024,
+    redis_url: str | None = None,
+    redis_prefix: str = "orchestrator",
 ) -> Orchestrator:
-    """An orchestrator with the shared state file and the event log beside it."""
+    """An orchestrator with the shared state file and the event log beside it,
+    or, given a Redis URL, with state and events on Redis."""
+    if redis_url is not None:
+        return Orchestrator(
+            config,
+            concurrency=concurrency,
+            queue_size=queue_size,
+            sinks=sinks,
+            redis_url=redis_url,
+            redis_prefix=redis_prefix,
+        )
     state = state_file_path(state_file)
-    orchestrator = Orchestrator(
+    return Orchestrator(
         config,
         concurrency=concurrency,
         queue_size=queue_size,
         state_file=state,
         sinks=[JsonlFileSink(event_log_path(state)), *sinks],
     )
-    return orchestrator
 
 
 def warn_state_problems(orchestrator: Orchestrator) -> None:

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from contextlib import aclosing
 from pathlib import Path
 from typing import Annotated
 
+import anyio
 import typer
 from pydantic import ValidationError
 from watchfiles import watch
 
 from .._events import EVENT_ADAPTER, Event
-from ._options import JsonOption, StateFileOption, event_log_path, state_file_path
+from ._options import (
+    JsonOption,
+    RedisOption,
+    RedisPrefixOption,
+    StateFileOption,
+    event_log_path,
+    state_file_path,
+)
 
 
 def events_command(
@@ -23,8 +33,15 @@ def events_command(
     ] = None,
     json_output: JsonOption = False,
     state_file: StateFileOption = None,
+    redis: RedisOption = None,
+    redis_prefix: RedisPrefixOption = "orchestrator",
 ) -> None:
-    """Show the event log that run and worker append to (beside the state file)."""
+    """Show the event log that run and worker append to (beside the state file),
+    or every worker's events on Redis (--redis)."""
+    if redis is not None:
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends --follow
+            anyio.run(_show_redis, redis, redis_prefix, follow, lines, json_output)
+        return
     path = event_log_path(state_file_path(state_file))
     if not path.exists() and not follow:
         print(f"no events yet ({path} does not exist)", file=sys.stderr)
@@ -44,6 +61,20 @@ def events_command(
         )
         for _ in changes:
             position = _print_new(path, position, json_output)
+
+
+async def _show_redis(
+    url: str, prefix: str, follow: bool, lines: int | None, json_output: bool
+) -> None:
+    from .._redis_connection import connected
+    from .._redis_events import read_events
+
+    async with (
+        connected(url) as client,
+        aclosing(read_events(client, prefix, last=lines, follow=follow)) as texts,
+    ):
+        async for text in texts:
+            _print(text.encode(), json_output)
 
 
 def _print_existing(path: Path, lines: int | None, json_output: bool) -> int:

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from .._errors import UsageError
+
 ConfigDirOption = Annotated[
     Path | None,
     typer.Option(
@@ -46,3 +48,33 @@ def state_file_path(option: Path | None) -> Path:
 def event_log_path(state_file: Path) -> Path:
     """The JSONL event log kept beside the state file."""
     return state_file.with_name("events.jsonl")
+
+
+def _checked_redis_url(url: str | None) -> str | None:
+    """A usage error (exit 2) before anything starts, for a bad URL or no coredis."""
+    if url is not None:
+        from .._redis_connection import check_redis_url
+
+        try:
+            check_redis_url(url)
+        except UsageError as exc:
+            raise typer.BadParameter(str(exc).removeprefix("Error: ")) from None
+    return url
+
+
+RedisOption = Annotated[
+    str | None,
+    typer.Option(
+        "--redis",
+        envvar="ORCHESTRATOR_REDIS_URL",
+        help="Use Redis (redis://HOST:PORT/DB) for the queue, the shared rotation state "
+        "and the events, instead of the embedded spool and state file.",
+        show_default=False,
+        callback=_checked_redis_url,
+    ),
+]
+
+RedisPrefixOption = Annotated[
+    str,
+    typer.Option("--redis-prefix", help="Prefix of every Redis key, to share one Redis."),
+]

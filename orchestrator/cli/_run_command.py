@@ -14,7 +14,13 @@ from .._job import Job, JobMode, JobResult
 from .._jobfile import load_job_file
 from .._orchestrator import JobHandle, Orchestrator
 from ._build import build_orchestrator, configure_logging, load_and_warn, warn_state_problems
-from ._options import ConfigDirOption, JsonOption, StateFileOption
+from ._options import (
+    ConfigDirOption,
+    JsonOption,
+    RedisOption,
+    RedisPrefixOption,
+    StateFileOption,
+)
 from ._progress import JobProgress
 from ._render import render_result
 
@@ -44,19 +50,28 @@ def run_command(
     concurrency: Annotated[int, typer.Option(min=1, help="Jobs running at once.")] = 4,
     config_dir: ConfigDirOption = None,
     state_file: StateFileOption = None,
+    redis: RedisOption = None,
+    redis_prefix: RedisPrefixOption = "orchestrator",
 ) -> None:
     """Run jobs and print each result: exit 0 when all succeeded, 1 when any failed,
-    2 for usage, job file or config errors (nothing runs then)."""
+    2 for usage, job file or config errors (nothing runs then).
+
+    With --redis the jobs are queued for the workers on that Redis, and their
+    results awaited.
+    """
     configure_logging()
     config = load_and_warn(config_dir)
     jobs = _jobs(files or [], prompt, backend, model, mode, timeout)
     for job in jobs:
         if job.backend is not None:
             config.backend(job.backend)  # unknown -> UnknownBackendError, exit 2
-    orchestrator = build_orchestrator(
-        config, state_file=state_file, concurrency=concurrency, queue_size=len(jobs)
-    )
-    results = anyio.run(_run_all, orchestrator, jobs, json_output)
+    if redis is not None:
+        results = anyio.run(_submit_all, redis, redis_prefix, jobs, json_output)
+    else:
+        orchestrator = build_orchestrator(
+            config, state_file=state_file, concurrency=concurrency, queue_size=len(jobs)
+        )
+        results = anyio.run(_run_all, orchestrator, jobs, json_output)
     raise typer.Exit(0 if all(result.status == "succeeded" for result in results) else 1)
 
 
@@ -104,6 +119,22 @@ async def _run_all(
             async with anyio.create_task_group() as group:
                 for handle in handles:
                     group.start_soon(_report, handle, results, json_output, progress)
+    return results
+
+
+async def _submit_all(url: str, prefix: str, jobs: list[Job], json_output: bool) -> list[JobResult]:
+    from .._redis_queue import RedisQueue
+
+    results: list[JobResult] = []
+
+    async def wait_for(queue: RedisQueue, job_id: str) -> None:
+        result = await queue.result(job_id)
+        results.append(result)
+        print(result.model_dump_json() if json_output else render_result(result), flush=True)
+
+    async with RedisQueue.connect(url, prefix) as queue, anyio.create_task_group() as group:
+        for job in jobs:
+            group.start_soon(wait_for, queue, await queue.submit(job))
     return results
 
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Annotated
 
+import anyio
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -17,7 +18,14 @@ from .._state import restore_rotations, save_rotations
 from .._state_store import Action, ManualRequest, StateStore, apply_request
 from .._status import OrchestratorStatus, build_status
 from ._build import load_and_warn
-from ._options import ConfigDirOption, JsonOption, StateFileOption, state_file_path
+from ._options import (
+    ConfigDirOption,
+    JsonOption,
+    RedisOption,
+    RedisPrefixOption,
+    StateFileOption,
+    state_file_path,
+)
 
 #: How long ``providers`` waits for a running worker to apply a request.
 REQUEST_WAIT = 10.0
@@ -32,6 +40,8 @@ def status_command(
     json_output: JsonOption = False,
     config_dir: ConfigDirOption = None,
     state_file: StateFileOption = None,
+    redis: RedisOption = None,
+    redis_prefix: RedisPrefixOption = "orchestrator",
 ) -> None:
     """Providers per backend in rotation order, the current one, cooldowns, counts.
 
@@ -39,7 +49,10 @@ def status_command(
     one the last run left.
     """
     config = load_and_warn(config_dir)
-    status = _status(config, StateStore(state_file_path(state_file)))
+    if redis is not None:
+        status = anyio.run(_redis_status, config, redis, redis_prefix)
+    else:
+        status = _status(config, StateStore(state_file_path(state_file)))
     if json_output:
         print(status.model_dump_json(indent=1))
     else:
@@ -51,9 +64,11 @@ def rotate_command(
     backend: BackendArgument,
     config_dir: ConfigDirOption = None,
     state_file: StateFileOption = None,
+    redis: RedisOption = None,
+    redis_prefix: RedisPrefixOption = "orchestrator",
 ) -> None:
     """Move BACKEND to its next provider (the spec's advance_to_next_provider)."""
-    _manual("rotate", backend, config_dir, state_file)
+    _manual("rotate", backend, config_dir, state_file, redis, redis_prefix)
 
 
 @providers_app.command("reset")
@@ -61,14 +76,27 @@ def reset_command(
     backend: BackendArgument,
     config_dir: ConfigDirOption = None,
     state_file: StateFileOption = None,
+    redis: RedisOption = None,
+    redis_prefix: RedisPrefixOption = "orchestrator",
 ) -> None:
     """Back to BACKEND's first provider, every cooldown lifted (reset_provider_rotation)."""
-    _manual("reset", backend, config_dir, state_file)
+    _manual("reset", backend, config_dir, state_file, redis, redis_prefix)
 
 
-def _manual(action: Action, backend: str, config_dir: Path | None, state_file: Path | None) -> None:
+def _manual(
+    action: Action,
+    backend: str,
+    config_dir: Path | None,
+    state_file: Path | None,
+    redis: str | None,
+    redis_prefix: str,
+) -> None:
     config = load_and_warn(config_dir)
     config.backend(backend)  # unknown -> exit 2 listing the known ones
+    if redis is not None:
+        now = anyio.run(_redis_manual, config, ManualRequest(action, backend), redis, redis_prefix)
+        print(f"{backend}: current provider is {now or '(none: fallback mode)'}")
+        return
     store = StateStore(state_file_path(state_file))
     request = ManualRequest(action, backend)
     with store.ownership() as owned:
@@ -98,6 +126,40 @@ def _hand_to_owner(store: StateStore, request: ManualRequest) -> None:
             )
         time.sleep(0.05)
     time.sleep(0.1)  # the owner saves right after applying; let the file catch up
+
+
+async def _redis_status(config: OrchestratorConfig, url: str, prefix: str) -> OrchestratorStatus:
+    from .._redis_connection import connected
+    from .._redis_state import RedisRotationStore
+
+    async with connected(url) as client:
+        rotations, last = await RedisRotationStore(client, config, prefix).snapshot()
+    return build_status(config, rotations, last, time.time())
+
+
+async def _redis_manual(
+    config: OrchestratorConfig, request: ManualRequest, url: str, prefix: str
+) -> str | None:
+    """Apply the change on Redis (atomic there: no owner to ask) and publish it."""
+    from .._events import ProviderRotated
+    from .._redis_connection import connected
+    from .._redis_events import events_key
+    from .._redis_state import RedisRotationStore
+
+    async with connected(url) as client:
+        store = RedisRotationStore(client, config, prefix)
+        now = time.time()
+        before = (await store.view(request.backend, now)).rotation.current(now)
+        await store.apply(request)
+        after = (await store.view(request.backend, now)).rotation.current(now)
+        event = ProviderRotated(
+            backend=request.backend,
+            provider=after,
+            from_provider=before,
+            reason=f"manual {request.action}",
+        )
+        await client.xadd(events_key(prefix), {"event": event.model_dump_json()})
+    return after
 
 
 def _status(config: OrchestratorConfig, store: StateStore) -> OrchestratorStatus:

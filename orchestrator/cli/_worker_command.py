@@ -4,29 +4,46 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
 import anyio
 import typer
-from anyio.abc import TaskStatus
 
+from .._errors import UsageError
 from .._spool import Spool
 from .._worker import Worker
-from .._worker_source import SpoolSource
+from .._worker_source import JobSource, SpoolSource
 from ._build import build_orchestrator, configure_logging, load_and_warn, warn_state_problems
-from ._options import ConfigDirOption, StateFileOption
+from ._options import ConfigDirOption, RedisOption, RedisPrefixOption, StateFileOption
 
 
 def worker_command(
     spool: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--spool",
             help="Spool directory (incoming/, processing/, done/, failed/ are made inside).",
             file_okay=False,
+            show_default=False,
         ),
-    ],
+    ] = None,
+    redis: RedisOption = None,
+    redis_prefix: RedisPrefixOption = "orchestrator",
+    visibility_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            help="With --redis: seconds after which a silent worker's job is run by another.",
+        ),
+    ] = 60.0,
+    max_deliveries: Annotated[
+        int,
+        typer.Option(
+            min=1, help="With --redis: deliveries before a job goes to the dead-letter stream."
+        ),
+    ] = 3,
     concurrency: Annotated[int, typer.Option(min=1, help="Jobs running at once.")] = 4,
     drain_timeout: Annotated[
         float,
@@ -40,29 +57,56 @@ def worker_command(
     config_dir: ConfigDirOption = None,
     state_file: StateFileOption = None,
 ) -> None:
-    """Run job files dropped into SPOOL/incoming/ until SIGTERM or SIGINT.
+    """Run job files dropped into SPOOL/incoming/, or jobs from a Redis stream
+    (--redis), until SIGTERM or SIGINT.
 
-    Exit 0 after a clean stop, 2 for config errors.
+    Exit 0 after a clean stop, 2 for config and usage errors.
     """
     configure_logging(json=json_logs)
+    if (spool is None) == (redis is None):
+        raise UsageError("Error: give --spool DIR or --redis URL (one of them)")
     config = load_and_warn(config_dir)
-    orchestrator = build_orchestrator(config, state_file=state_file, concurrency=concurrency)
-    worker = Worker(orchestrator, SpoolSource(Spool(spool)))
+    orchestrator = build_orchestrator(
+        config,
+        state_file=state_file,
+        concurrency=concurrency,
+        redis_url=redis,
+        redis_prefix=redis_prefix,
+    )
+    source: JobSource
+    if redis is not None:
+        from .._redis_queue import RedisJobSource, RedisKeys
+
+        source = RedisJobSource(
+            redis,
+            RedisKeys(redis_prefix),
+            visibility_timeout=visibility_timeout,
+            max_deliveries=max_deliveries,
+        )
+    else:
+        assert spool is not None
+        source = SpoolSource(Spool(spool))
+    worker = Worker(orchestrator, source)
     anyio.run(_serve, worker, drain_timeout)
 
 
 async def _serve(worker: Worker, drain_timeout: float) -> None:
-    # Signals are caught from before the worker starts, so none kills it uncleanly.
+    # Signals are caught from before the worker starts (it may wait for Redis
+    # to come up), so none kills it uncleanly and none goes unanswered.
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with anyio.create_task_group() as group:
+            group.start_soon(_stop_on_signals, signals, worker, drain_timeout)
+            async with anyio.create_task_group() as running:
+                await running.start(worker.run)
+                if not worker.stopping:
+                    warn_state_problems(worker.orchestrator)
+                    print(f"worker ready: {worker.source.label}", file=sys.stderr, flush=True)
+            group.cancel_scope.cancel()  # the signal watcher
 
-            async def run_worker(*, task_status: TaskStatus[None]) -> None:
-                await worker.run(task_status=task_status)
-                group.cancel_scope.cancel()  # the signal watcher
 
-            await group.start(run_worker)
-            warn_state_problems(worker.orchestrator)
-            print(f"worker ready: {worker.source.label}", file=sys.stderr, flush=True)
-            async for signum in signals:
-                print(f"{signal.Signals(signum).name}: stopping", file=sys.stderr, flush=True)
-                worker.stop(drain_timeout)
+async def _stop_on_signals(
+    signals: AsyncIterator[int], worker: Worker, drain_timeout: float
+) -> None:
+    async for signum in signals:
+        print(f"{signal.Signals(signum).name}: stopping", file=sys.stderr, flush=True)
+        worker.stop(drain_timeout)

@@ -70,11 +70,13 @@ def cli(tmp_path: Path) -> Cli:
 class RunningWorker:
     """``orchestrator worker`` in the background; its stderr goes to a file."""
 
-    def __init__(self, cli: Cli, spool: Path, log: Path, *options: str) -> None:
+    def __init__(self, cli: Cli, spool: Path | None, log: Path, *options: str) -> None:
+        """``spool`` None: the options say where jobs come from (``--redis URL``)."""
         self.log = log
         self._stderr = log.open("w")
+        where = ["--spool", str(spool)] if spool is not None else []
         self.process = subprocess.Popen(
-            cli.argv("worker", "--spool", str(spool), *options),
+            cli.argv("worker", *where, *options),
             stdout=subprocess.DEVNULL,
             stderr=self._stderr,
             env=cli.env(),
@@ -104,7 +106,7 @@ StartWorker = Callable[..., RunningWorker]
 def start_worker(tmp_path: Path) -> Iterator[StartWorker]:
     workers: list[RunningWorker] = []
 
-    def start(cli: Cli, spool: Path, *options: str) -> RunningWorker:
+    def start(cli: Cli, spool: Path | None, *options: str) -> RunningWorker:
         worker = RunningWorker(cli, spool, tmp_path / f"worker{len(workers)}.log", *options)
         workers.append(worker)
         worker.wait_ready()

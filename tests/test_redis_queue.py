@@ -1,0 +1,112 @@
+"""The job queue on Redis Streams: submit, work, results, takeover, dead letters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+from orchestrator import Job, Orchestrator, load_config
+from orchestrator._redis_queue import RedisJobSource
+from orchestrator._worker import Worker
+from orchestrator.redis import RedisKeys, RedisQueue
+
+from .conftest import WriteConfig
+from .fakes.config_text import backend, provider
+from .redis_server import RedisServer
+
+pytestmark = pytest.mark.anyio
+
+KEYS = RedisKeys("q")
+
+
+def make_worker(directory: Path, url: str, **options: float) -> Worker:
+    orchestrator = Orchestrator(load_config(directory, environ={}), concurrency=4, redis_url=url)
+    return Worker(orchestrator, RedisJobSource(url, KEYS, **options))  # type: ignore[arg-type]
+
+
+async def test_submitted_jobs_are_worked_and_awaited(
+    write_config: WriteConfig, redis_server: RedisServer
+) -> None:
+    directory = write_config(backend("agent", ["a"]), provider("agent", "a"))
+    async with RedisQueue.connect(redis_server.url, "q") as queue:
+        early = await queue.submit(Job(prompt="before any worker"))
+        worker = make_worker(directory, redis_server.url)
+        async with anyio.create_task_group() as group:
+            await group.start(worker.run)
+            late = await queue.submit(Job(id="late-1", prompt="later"), idempotency_key="k1")
+            again = await queue.submit(Job(prompt="repeat"), idempotency_key="k1")
+            with anyio.fail_after(20):
+                results = [await queue.result(job_id) for job_id in (early, late)]
+            worker.stop(drain_timeout=5)
+    assert again == "late-1"  # the idempotency key returned the first job's id
+    assert [r.output for r in results] == ["a: before any worker", "a: later"]
+    assert worker.counts.succeeded == 2
+
+
+async def test_an_entry_that_is_not_a_job_gets_a_failed_result(
+    write_config: WriteConfig, redis_server: RedisServer
+) -> None:
+    directory = write_config(backend("agent", ["a"]), provider("agent", "a"))
+    async with RedisQueue.connect(redis_server.url, "q") as queue:
+        await queue._client.xadd(KEYS.jobs, {"job": '{"prompt": "x", "timeout": -1}'})
+        worker = make_worker(directory, redis_server.url)
+        async with anyio.create_task_group() as group:
+            await group.start(worker.run)
+            with anyio.fail_after(20):
+                while worker.counts.rejected == 0:  # noqa: ASYNC110 - polling a counter
+                    await anyio.sleep(0.01)
+            worker.stop(drain_timeout=5)
+        assert await queue._client.xlen(KEYS.jobs) == 0
+
+
+async def test_a_silent_workers_job_is_taken_over_then_dead_lettered(
+    write_config: WriteConfig, redis_server: RedisServer
+) -> None:
+    """Deliveries past max_deliveries end in the dead-letter stream with a failed result."""
+    directory = write_config(backend("agent", ["a"]), provider("agent", "a"))
+    abandoned = RedisJobSource(redis_server.url, KEYS, visibility_timeout=0.2, max_deliveries=2)
+    async with RedisQueue.connect(redis_server.url, "q") as queue:
+        job_id = await queue.submit(Job(prompt="poison"))
+        # Two workers take it and go silent (no claim renewal, no result).
+        for _ in range(2):
+            async with abandoned.running():
+                delivery = await abandoned.take()
+                assert delivery is not None
+                assert delivery.job is not None
+                assert delivery.job.id == job_id
+            await anyio.sleep(0.3)
+        worker = make_worker(directory, redis_server.url, visibility_timeout=0.2, max_deliveries=2)
+        async with anyio.create_task_group() as group:
+            await group.start(worker.run)
+            with anyio.fail_after(20):
+                result = await queue.result(job_id)
+            worker.stop(drain_timeout=5)
+        dead = await queue.dead_letters()
+    assert result.status == "failed"
+    assert "delivered 3 times" in (result.error or "")
+    assert [(letter.job_id, letter.deliveries) for letter in dead] == [(job_id, 3)]
+    assert dead[0].error == result.error
+    assert Job.model_validate_json(dead[0].job).prompt == "poison"
+    assert worker.counts.succeeded == 0
+
+
+async def test_a_drained_job_goes_back_to_the_stream(
+    write_config: WriteConfig, redis_server: RedisServer
+) -> None:
+    directory = write_config(backend("agent", ["s"]), provider("agent", "s", "hang"))
+    async with RedisQueue.connect(redis_server.url, "q") as queue:
+        job_id = await queue.submit(Job(prompt="hangs"))
+        worker = make_worker(directory, redis_server.url)
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as group:
+                await group.start(worker.run)
+                while not worker._running:  # noqa: ASYNC110 - until the job runs
+                    await anyio.sleep(0.01)
+                worker.stop(drain_timeout=0.2)
+        entries = await queue._client.xrange(KEYS.jobs)
+        pending = await queue._client.xpending(KEYS.jobs, "workers")
+    assert worker.counts.requeued == 1
+    assert [Job.model_validate_json(e.field_values["job"]).id for e in entries] == [job_id]
+    assert pending.pending == 0  # type: ignore[union-attr]
