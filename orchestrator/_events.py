@@ -119,6 +119,16 @@ class Subscription:
     async def receive(self) -> Event:
         return await self._receive.receive()
 
+    def waiting(self, limit: int) -> list[Event]:
+        """Up to ``limit`` events already buffered, without waiting (for batching)."""
+        events: list[Event] = []
+        while len(events) < limit:
+            try:
+                events.append(self._receive.receive_nowait())
+            except (anyio.WouldBlock, anyio.EndOfStream):
+                break
+        return events
+
 
 @dataclass(eq=False)
 class _Subscriber:

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 logger = structlog.get_logger("orchestrator.redis")
 EVENTS_MAX = 100_000
+#: Events sent in one pipeline at most.
+BATCH_MAX = 256
 
 
 def events_key(prefix: str) -> str:
@@ -36,21 +38,28 @@ def events_key(prefix: str) -> str:
 async def publish_events(
     client: coredis.Redis[str], subscription: Subscription, prefix: str
 ) -> None:
-    """Append each event from ``subscription`` to the stream until the bus closes."""
+    """Append each event from ``subscription`` to the stream until the bus closes.
+
+    Events that queued up while the last batch was sent go in one pipeline:
+    one round trip for a burst, not one per event.
+    """
     key = events_key(prefix)
     lost = 0
-    async for event in subscription:
+    async for first in subscription:
+        batch = [first, *subscription.waiting(BATCH_MAX - 1)]
         try:
-            await client.xadd(
-                key,
-                {"event": event.model_dump_json()},
-                trim_strategy=PureToken.MAXLEN,
-                threshold=EVENTS_MAX,
-                trim_operator=PureToken.APPROXIMATELY,
-            )
+            async with client.pipeline(transaction=False) as pipeline:
+                for event in batch:
+                    pipeline.xadd(
+                        key,
+                        {"event": event.model_dump_json()},
+                        trim_strategy=PureToken.MAXLEN,
+                        threshold=EVENTS_MAX,
+                        trim_operator=PureToken.APPROXIMATELY,
+                    )
         except redis_errors():
-            lost += 1
-            if lost in (1, 10, 100) or lost % 1000 == 0:
+            before, lost = lost, lost + len(batch)
+            if before == 0 or lost // 1000 > before // 1000:
                 logger.warning("events not published: redis unavailable", lost=lost)
 
 

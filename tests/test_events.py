@@ -29,6 +29,19 @@ async def test_every_subscriber_gets_every_event() -> None:
     assert got_first == got_second == [f"j{n}" for n in range(5)]
 
 
+async def test_waiting_takes_what_is_buffered_without_waiting() -> None:
+    """``waiting`` batches: up to the limit, in order, and an empty list when none wait."""
+    bus = EventBus()
+    async with bus.subscribe() as events:
+        assert events.waiting(10) == []
+        for number in range(3):
+            bus.publish(JobQueued(job_id=str(number)))
+        assert [event.job_id for event in events.waiting(2)] == ["0", "1"]
+        bus.close()
+        assert [event.job_id for event in events.waiting(10)] == ["2"]
+        assert events.waiting(10) == []  # closed and drained
+
+
 async def test_slow_subscriber_drops_and_never_blocks() -> None:
     """A subscriber that never reads loses events (counted) while others get them all."""
     bus = EventBus()
