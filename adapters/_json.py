@@ -37,10 +37,12 @@ def token_usage(usage: Any) -> TokenUsage | None:
 def result_message(stdout: str) -> ParsedOutput:
     """Claude Code's and Qwen Code's ``{"type": "result", ...}`` message.
 
-    Claude prints the object alone; Qwen prints a JSON array of messages whose
-    last ``result`` entry is the one that counts.
+    The object alone (json), a JSON array of messages (Qwen's json) or one
+    message per line (stream-json): the last ``result`` message counts.
     """
     value = loads_or_none(stdout)
+    if value is None:  # stream-json: one message per line
+        value = [loads_or_none(line) for line in stdout.splitlines() if line.startswith("{")]
     if isinstance(value, list):
         value = next(
             (

@@ -84,8 +84,10 @@ class CliAdapter:
         prompt_style: ``option`` (``-p PROMPT``), ``print_flag`` (``-p`` then the
             prompt as an operand), ``positional``, or ``stdin``.
         usage_markers: texts meaning "usage limit" on the error channel.
-        live_stdout_markers: structured error texts safe to act on in stdout
-            while the CLI runs (answer text is never scanned).
+        live_stdout_markers: structured usage-limit texts safe to act on in
+            stdout while the CLI runs (answer text is never scanned).
+        live_stdout_auth_markers: structured auth-failure texts, the same way
+            (a CLI that retries a 401 would otherwise sit in its backoff).
         parse: reads the output mode's text.
     """
 
@@ -99,6 +101,7 @@ class CliAdapter:
     auth_markers: tuple[str, ...] = AUTH_MARKERS
     transient_markers: tuple[str, ...] = TRANSIENT_MARKERS
     live_stdout_markers: tuple[str, ...] = ()
+    live_stdout_auth_markers: tuple[str, ...] = ()
     parse: Callable[[str], ParsedOutput] = field(default=plain_text)
 
     def build(self, request: AttemptRequest) -> Invocation:
@@ -123,7 +126,11 @@ class CliAdapter:
 
     def scanner(self, request: AttemptRequest) -> LimitScanner:
         markers = (*self.usage_markers, *request.backend.usage_markers)
-        return LimitScanner(stderr_markers=markers, stdout_markers=self.live_stdout_markers)
+        return LimitScanner(
+            stderr_markers=markers,
+            stdout_markers=self.live_stdout_markers,
+            stdout_auth_markers=self.live_stdout_auth_markers,
+        )
 
     def classify(self, request: AttemptRequest, output: ProcessOutput) -> Classification:
         """Success, limit, auth, transient, timeout, launch error or failure.
@@ -211,17 +218,24 @@ class LimitScanner:
 
     stderr_markers: tuple[str, ...]
     stdout_markers: tuple[str, ...]
+    stdout_auth_markers: tuple[str, ...] = ()
     _carry: dict[str, str] = field(default_factory=dict)
 
     def feed(self, stream: Stream, text: str) -> Classification | None:
-        markers = self.stderr_markers if stream == "stderr" else self.stdout_markers
-        if not markers:
+        limits = self.stderr_markers if stream == "stderr" else self.stdout_markers
+        auth = self.stdout_auth_markers if stream == "stdout" else ()
+        if not (limits or auth):
             return None
-        keep = max(len(marker) for marker in markers)
+        keep = max(len(marker) for marker in (*limits, *auth))
         window = self._carry.get(stream, "") + text
         self._carry[stream] = window[-keep:]
-        marker = find_marker(window, markers)
-        return None if marker is None else limit_classification(marker, window)
+        marker = find_marker(window, limits)
+        if marker is not None:
+            return limit_classification(marker, window)
+        marker = find_marker(window, auth)
+        if marker is not None:
+            return Classification(AttemptOutcome.AUTH_ERROR, f"auth error: {marker!r}")
+        return None
 
 
 def limit_classification(marker: str, text: str) -> Classification:

@@ -2,13 +2,28 @@
 
 Given HTTP 429, qwen retries silently for minutes (see shared/cli-notes.md):
 the limit texts below only appear once it gives up, so jobs on qwen want an
-idle timeout.
+idle timeout. When it does give up, or cannot reach its API at all, qwen
+0.15 still exits 0 with a "successful" result whose text is
+``[API Error: ...]``: that is an error, never an answer.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ._json import result_message
-from .generic import CliAdapter
+from .generic import CliAdapter, ParsedOutput
+
+API_ERROR_PREFIX = "[API Error"
+
+
+def parse_qwen(stdout: str) -> ParsedOutput:
+    """The result message, with qwen's ``[API Error: ...]`` answers turned into errors."""
+    parsed = result_message(stdout)
+    if parsed.answer.lstrip().startswith(API_ERROR_PREFIX):
+        return replace(parsed, answer="", is_error=True, error_text=parsed.answer.strip())
+    return parsed
+
 
 ADAPTER = CliAdapter(
     name="qwen",
@@ -17,5 +32,5 @@ ADAPTER = CliAdapter(
     output_args=("-o", "json"),
     prompt_style="option",
     usage_markers=("rate limit", "quota", "429"),
-    parse=result_message,
+    parse=parse_qwen,
 )

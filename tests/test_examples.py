@@ -48,3 +48,20 @@ def test_example_job_files_load(path: Path) -> None:
     job = load_job_file(path)
     assert job.backend in {"qwen", "gemini", "claude", "codex"}
     assert job.prompt.strip()
+
+
+def test_mock_api_config_points_every_cli_at_its_mocks() -> None:
+    """examples/mock-apis: four backends, "limited" then "answering", URLs from MOCK_*."""
+    from orchestrator import load_config
+
+    environ = {"MOCK_CODEX_ANSWERING": "http://127.0.0.1:5555", "MOCK_CLAUDE_LIMITED": "http://x"}
+    config = load_config(EXAMPLES / "mock-apis", environ=environ)
+    # git keeps no file modes but the executable bit: a clone's file is 0644.
+    assert [w for w in config.warnings if "readable by group" not in w.message] == []
+    assert config.message_backend.order == ("qwen", "claude", "gemini", "codex")
+    for backend in config.message_backend.order:
+        assert [p.name for p in config.providers[backend]] == ["limited", "answering"]
+    codex = config.providers["codex"][1]
+    assert 'base_url="http://127.0.0.1:5555/v1"' in codex.args[-1]
+    assert config.providers["claude"][0].env["ANTHROPIC_BASE_URL"] == "http://x"
+    assert config.providers["qwen"][0].env["OPENAI_BASE_URL"] == "http://127.0.0.1:8411/v1"

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from adapters.claude import ADAPTER as CLAUDE
-from adapters.claude import RATE_LIMIT_EVENT
+from adapters.claude import AUTH_FAILED_EVENT, RATE_LIMIT_EVENT
 from adapters.codex import ADAPTER as CODEX
 from adapters.gemini import ADAPTER as GEMINI
 from adapters.qwen import ADAPTER as QWEN
@@ -39,10 +39,11 @@ def test_gemini_argv() -> None:
 
 
 def test_claude_argv() -> None:
-    """claude: --model MODEL --output-format json -p PROMPT (-p is the print flag)."""
+    """claude: --model MODEL --output-format stream-json --verbose -p PROMPT."""
     req = request(backend="claude", model="sonnet")
     assert CLAUDE.build(req).argv == (
-        "claude", "--model", "sonnet", "--output-format", "json", "-p", "say ping",
+        "claude", "--model", "sonnet", "--output-format", "stream-json", "--verbose",
+        "-p", "say ping",
     )  # fmt: skip
     assert CLAUDE.build(request("-x", backend="claude")).argv[-3:] == ("-p", "--", "-x")
 
@@ -97,10 +98,51 @@ def test_claude_json_error_result_is_a_limit() -> None:
     assert verdict.session_id == "c-9"
 
 
-def test_claude_live_stdout_marker() -> None:
-    """claude's rate_limit event in stdout ends the attempt while it runs."""
+def api_retry(error: str, status: int) -> str:
+    """A retry line as Claude Code 2.1.197 prints it in stream-json mode."""
+    return json.dumps(
+        {"type": "system", "subtype": "api_retry", "attempt": 1, "max_retries": 10,
+         "retry_delay_ms": 1100.5, "error_status": status, "error": error, "session_id": "s"},
+        separators=(",", ":"),
+    ) + "\n"  # fmt: skip
+
+
+def test_claude_live_retry_lines_end_the_attempt() -> None:
+    """A retried 429 is a usage limit and a retried 401 an auth error, while claude runs."""
     scanner = CLAUDE.scanner(request(backend="claude"))
-    assert scanner.feed("stdout", RATE_LIMIT_EVENT + "\n") is not None
+    init = '{"type":"system","subtype":"init","session_id":"s","tools":[]}\n'
+    assert scanner.feed("stdout", init) is None
+    limit = scanner.feed("stdout", api_retry("rate_limit", 429))
+    assert limit is not None
+    assert limit.outcome is AttemptOutcome.USAGE_LIMIT
+    fresh = CLAUDE.scanner(request(backend="claude"))
+    auth = fresh.feed("stdout", api_retry("authentication_failed", 401))
+    assert auth is not None
+    assert auth.outcome is AttemptOutcome.AUTH_ERROR
+    assert RATE_LIMIT_EVENT in api_retry("rate_limit", 429)
+    assert AUTH_FAILED_EVENT in api_retry("authentication_failed", 401)
+
+
+def test_claude_answer_text_is_not_scanned() -> None:
+    """An answer that quotes the marker is not a limit: answers are not api_retry lines."""
+    scanner = CLAUDE.scanner(request(backend="claude"))
+    answer = json.dumps({"type": "assistant", "message": {"content": [{"type": "text",
+              "text": 'the "error":"rate_limit" field'}]}})  # fmt: skip
+    assert scanner.feed("stdout", answer + "\n") is None
+
+
+def test_claude_stream_json_result() -> None:
+    """The last result line of the stream is the answer, with session and usage."""
+    lines = [
+        '{"type":"system","subtype":"init","session_id":"c-1"}',
+        '{"type":"assistant","message":{"content":[{"type":"text","text":"pong"}]}}',
+        json.dumps({"type": "result", "subtype": "success", "is_error": False, "result": "pong",
+                    "session_id": "c-1", "usage": {"input_tokens": 3, "output_tokens": 1}}),
+    ]  # fmt: skip
+    verdict = CLAUDE.classify(request(backend="claude"), finished(0, stdout="\n".join(lines)))
+    assert verdict.outcome is AttemptOutcome.SUCCESS
+    assert (verdict.answer, verdict.session_id) == ("pong", "c-1")
+    assert verdict.usage == TokenUsage(input_tokens=3, output_tokens=1, total_tokens=4)
 
 
 def test_gemini_json_output() -> None:
@@ -153,3 +195,21 @@ def test_text_mode_output_is_the_answer(adapter: object) -> None:
     """When options switch the CLI to text output, stdout is the answer."""
     verdict = adapter.classify(request(), finished(0, stdout="pong\n"))  # type: ignore[attr-defined]
     assert verdict.answer == "pong"
+
+
+def test_qwen_api_error_result_is_not_an_answer() -> None:
+    """qwen exits 0 with "[API Error: ...]" as its result when the API failed."""
+    stdout = json.dumps(
+        [
+            {"type": "system", "subtype": "init", "session_id": "q-1"},
+            {"type": "result", "subtype": "success", "is_error": False, "session_id": "q-1",
+             "result": "[API Error: Connection error. (cause: fetch failed)]"},
+        ]
+    )  # fmt: skip
+    verdict = QWEN.classify(request(), finished(0, stdout=stdout))
+    assert verdict.outcome is AttemptOutcome.TRANSIENT_ERROR
+    assert verdict.answer == ""
+    limited = stdout.replace("Connection error. (cause: fetch failed)", "429 Rate limit exceeded")
+    assert QWEN.classify(request(), finished(0, stdout=limited)).outcome is (
+        AttemptOutcome.USAGE_LIMIT
+    )

@@ -1,0 +1,502 @@
+"""Mock LLM APIs on 127.0.0.1 for the real agent CLIs, one server per provider.
+
+One protocol per server, chosen at start: ``openai-chat`` (chat completions,
+qwen), ``openai-responses`` (the Responses API, codex), ``anthropic``
+(Messages, claude) and ``gemini`` (generateContent / streamGenerateContent).
+Each answers in one mode:
+
+===================  =========================================================
+``answer``           a normal reply (streamed when the request asks for it)
+``rate-limit``       HTTP 429 with ``Retry-After: 30``
+``rate-limit-bare``  HTTP 429 without Retry-After
+``quota``            quota exhausted, in the protocol's own error shape
+``unauthorized``     HTTP 401
+``server-error``     HTTP 500
+``hang``             reads the request and never answers (until stopped)
+===================  =========================================================
+
+Standard library only (``ThreadingHTTPServer`` in a thread), so that it does
+not share an event loop with the orchestrator under test. Requests are
+counted and their paths kept; API keys sent by the CLIs are never stored.
+
+Run one by hand: ``python -m tests.e2e.mock_api --protocol openai-chat --mode answer``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+Protocol = Literal["openai-chat", "openai-responses", "anthropic", "gemini"]
+Mode = Literal[
+    "answer", "rate-limit", "rate-limit-bare", "quota", "unauthorized", "server-error", "hang"
+]
+PROTOCOLS: tuple[Protocol, ...] = ("openai-chat", "openai-responses", "anthropic", "gemini")
+MODES: tuple[Mode, ...] = (
+    "answer",
+    "rate-limit",
+    "rate-limit-bare",
+    "quota",
+    "unauthorized",
+    "server-error",
+    "hang",
+)
+USAGE = {"input": 11, "output": 7}
+RATE_LIMITED = "Number of requests has exceeded your rate limit"
+
+
+class MockApi:
+    """A mock API server: ``with MockApi("anthropic", "answer", "hello") as api``.
+
+    Attributes:
+        requests: paths of the requests that reached the API (model calls and
+            the CLIs' side requests alike), in order.
+    """
+
+    def __init__(
+        self, protocol: Protocol, mode: Mode, answer: str = "mock answer", port: int = 0
+    ) -> None:
+        self.protocol = protocol
+        self.mode = mode
+        self.answer = answer
+        self.requests: list[str] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server = _QuietServer(("127.0.0.1", port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def model_requests(self) -> int:
+        """Requests that asked for a model's answer (not the CLIs' side requests)."""
+        with self._lock:
+            return sum(1 for path in self.requests if _is_model_call(path))
+
+    def record(self, path: str) -> None:
+        with self._lock:
+            self.requests.append(path)
+
+    def __enter__(self) -> MockApi:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stopping.set()  # releases the hanging handlers
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(10)
+
+    def _serve(self) -> None:
+        self._server.serve_forever(poll_interval=0.05)  # a quick stop: tests start many
+
+    def wait_stopping(self) -> None:
+        self._stopping.wait()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client killed mid-request (the point of several tests) is not an error."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        error = sys.exc_info()[1]
+        if not isinstance(error, ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
+def _is_model_call(path: str) -> bool:
+    path = path.split("?", 1)[0]
+    return path.endswith(("/chat/completions", "/responses", "/messages")) or (
+        ":generateContent" in path or ":streamGenerateContent" in path
+    )
+
+
+def _handler_for(api: MockApi) -> type[BaseHTTPRequestHandler]:
+    class Handler(_Handler):
+        mock = api
+
+    return Handler
+
+
+class _Handler(BaseHTTPRequestHandler):
+    mock: MockApi
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the tests look at ``requests``, not at a log."""
+
+    def do_GET(self) -> None:
+        self._read_body()
+        self.mock.record(self.path)
+        if self.path.split("?", 1)[0].rstrip("/").endswith("/models"):
+            self._json(HTTPStatus.OK, {"object": "list", "data": [], "models": []})
+        else:
+            self._json(HTTPStatus.OK, {})
+
+    def do_HEAD(self) -> None:
+        self.mock.record(self.path)
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_POST(self) -> None:
+        body = self._read_body()
+        self.mock.record(self.path)
+        if not _is_model_call(self.path):
+            self._side_request()
+            return
+        mode = self.mock.mode
+        if mode == "hang":
+            self.mock.wait_stopping()
+            self.close_connection = True
+            return
+        if mode != "answer":
+            status, payload, headers = _error(self.mock.protocol, mode)
+            self._json(status, payload, headers)
+            return
+        request = _loads(body)
+        streaming = bool(request.get("stream")) or ":streamGenerateContent" in self.path
+        if not streaming:
+            self._json(HTTPStatus.OK, _reply(self.mock.protocol, self.mock.answer, request))
+            return
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for event in _stream(self.mock.protocol, self.mock.answer, request):
+            self._chunk(event.encode())
+        self._chunk(b"")
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _side_request(self) -> None:
+        """Token counting, telemetry and the like: a harmless empty success."""
+        path = self.path.split("?", 1)[0]
+        if path.endswith("/count_tokens"):
+            self._json(HTTPStatus.OK, {"input_tokens": USAGE["input"]})
+        elif path.endswith(":countTokens"):
+            self._json(HTTPStatus.OK, {"totalTokens": USAGE["input"]})
+        else:
+            self._json(HTTPStatus.OK, {})
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            return self.rfile.read(length)
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            parts = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(parts)
+        return b""
+
+    def _json(
+        self, status: HTTPStatus, payload: object, headers: dict[str, str] | None = None
+    ) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+
+def _loads(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+# -- errors, in each protocol's own shape ---------------------------------------
+
+
+def _error(protocol: Protocol, mode: Mode) -> tuple[HTTPStatus, object, dict[str, str]]:
+    status = {
+        "rate-limit": HTTPStatus.TOO_MANY_REQUESTS,
+        "rate-limit-bare": HTTPStatus.TOO_MANY_REQUESTS,
+        "quota": HTTPStatus.TOO_MANY_REQUESTS,
+        "unauthorized": HTTPStatus.UNAUTHORIZED,
+        "server-error": HTTPStatus.INTERNAL_SERVER_ERROR,
+    }[mode]
+    headers = {"Retry-After": "30"} if mode == "rate-limit" else {}
+    if protocol == "anthropic":
+        kind, message = {
+            "rate-limit": ("rate_limit_error", "Number of requests has exceeded your rate limit"),
+            "rate-limit-bare": (
+                "rate_limit_error",
+                "Number of requests has exceeded your rate limit",
+            ),
+            "quota": ("rate_limit_error", "You have reached your specified API usage limits"),
+            "unauthorized": ("authentication_error", "invalid x-api-key"),
+            "server-error": ("api_error", "Internal server error"),
+        }[mode]
+        return status, {"type": "error", "error": {"type": kind, "message": message}}, headers
+    if protocol == "gemini":
+        state, message = {
+            "rate-limit": ("RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."),
+            "rate-limit-bare": ("RESOURCE_EXHAUSTED", "Resource has been exhausted."),
+            "quota": (
+                "RESOURCE_EXHAUSTED",
+                "You exceeded your current quota, please check your plan and billing details.",
+            ),
+            "unauthorized": ("UNAUTHENTICATED", "API key not valid. Please pass a valid API key."),
+            "server-error": ("INTERNAL", "An internal error has occurred."),
+        }[mode]
+        error = {"code": int(status), "message": message, "status": state}
+        return status, {"error": error}, headers
+    kind, code, message = {
+        "rate-limit": ("requests", "rate_limit_exceeded", "Rate limit reached for requests"),
+        "rate-limit-bare": ("requests", "rate_limit_exceeded", "Rate limit reached for requests"),
+        "quota": (
+            "insufficient_quota",
+            "insufficient_quota",
+            "You exceeded your current quota, please check your plan and billing details.",
+        ),
+        "unauthorized": ("invalid_request_error", "invalid_api_key", "Incorrect API key provided"),
+        "server-error": ("server_error", None, "The server had an error processing your request"),
+    }[mode]
+    error = {"message": message, "type": kind, "param": None, "code": code}
+    return status, {"error": error}, headers
+
+
+# -- answers ---------------------------------------------------------------------
+
+
+def _sse(data: object, event: str | None = None) -> str:
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(data)}\n\n"
+
+
+def _reply(protocol: Protocol, answer: str, request: dict[str, Any]) -> object:
+    model = str(request.get("model") or "mock-model")
+    if protocol == "openai-chat":
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": answer},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": _openai_usage(),
+        }
+    if protocol == "openai-responses":
+        return _response_object(model, answer, "completed")
+    if protocol == "anthropic":
+        return {
+            "id": f"msg_{uuid.uuid4().hex[:12]}",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [{"type": "text", "text": answer}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": USAGE["input"], "output_tokens": USAGE["output"]},
+        }
+    return _gemini_chunk(answer, final=True)
+
+
+def _stream(protocol: Protocol, answer: str, request: dict[str, Any]) -> Iterator[str]:
+    model = str(request.get("model") or "mock-model")
+    if protocol == "openai-chat":
+        yield from _chat_stream(model, answer)
+    elif protocol == "openai-responses":
+        yield from _responses_stream(model, answer)
+    elif protocol == "anthropic":
+        yield from _anthropic_stream(model, answer)
+    else:
+        yield _sse(_gemini_chunk(answer, final=True))
+
+
+def _openai_usage() -> dict[str, int]:
+    total = USAGE["input"] + USAGE["output"]
+    return {
+        "prompt_tokens": USAGE["input"],
+        "completion_tokens": USAGE["output"],
+        "total_tokens": total,
+    }
+
+
+def _chat_stream(model: str, answer: str) -> Iterator[str]:
+    ident, created = f"chatcmpl-{uuid.uuid4().hex[:12]}", int(time.time())
+
+    def chunk(delta: dict[str, str], finish: str | None, **extra: object) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        body = {
+            "id": ident,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [choice],
+            **extra,
+        }
+        return _sse(body)
+
+    yield chunk({"role": "assistant", "content": answer}, None)
+    yield chunk({}, "stop", usage=_openai_usage())
+    yield "data: [DONE]\n\n"
+
+
+def _response_object(model: str, answer: str, status: str) -> dict[str, Any]:
+    message = {
+        "id": "msg_mock",
+        "type": "message",
+        "status": "completed",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": answer, "annotations": []}],
+    }
+    return {
+        "id": "resp_mock",
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": status,
+        "model": model,
+        "output": [message] if status == "completed" else [],
+        "usage": {
+            "input_tokens": USAGE["input"],
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": USAGE["output"],
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": USAGE["input"] + USAGE["output"],
+        },
+    }
+
+
+def _responses_stream(model: str, answer: str) -> Iterator[str]:
+    created = _response_object(model, answer, "in_progress")
+    done = _response_object(model, answer, "completed")
+    item = done["output"][0]
+    started = {**item, "status": "in_progress", "content": []}
+    part = {"type": "output_text", "text": "", "annotations": []}
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("response.created", {"response": created}),
+        ("response.in_progress", {"response": created}),
+        ("response.output_item.added", {"output_index": 0, "item": started}),
+        (
+            "response.content_part.added",
+            {"item_id": item["id"], "output_index": 0, "content_index": 0, "part": part},
+        ),
+        (
+            "response.output_text.delta",
+            {"item_id": item["id"], "output_index": 0, "content_index": 0, "delta": answer},
+        ),
+        (
+            "response.output_text.done",
+            {"item_id": item["id"], "output_index": 0, "content_index": 0, "text": answer},
+        ),
+        (
+            "response.content_part.done",
+            {
+                "item_id": item["id"],
+                "output_index": 0,
+                "content_index": 0,
+                "part": {**part, "text": answer},
+            },
+        ),
+        ("response.output_item.done", {"output_index": 0, "item": item}),
+        ("response.completed", {"response": done}),
+    ]
+    for number, (kind, data) in enumerate(events):
+        yield _sse({"type": kind, "sequence_number": number, **data}, kind)
+
+
+def _anthropic_stream(model: str, answer: str) -> Iterator[str]:
+    message: dict[str, Any] = {
+        "id": f"msg_{uuid.uuid4().hex[:12]}",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": USAGE["input"], "output_tokens": 1},
+    }
+    yield _sse({"type": "message_start", "message": message}, "message_start")
+    block = {"type": "text", "text": ""}
+    start = {"type": "content_block_start", "index": 0, "content_block": block}
+    yield _sse(start, "content_block_start")
+    delta = {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "text_delta", "text": answer},
+    }
+    yield _sse(delta, "content_block_delta")
+    yield _sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
+    end = {
+        "type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+        "usage": {"output_tokens": USAGE["output"]},
+    }
+    yield _sse(end, "message_delta")
+    yield _sse({"type": "message_stop"}, "message_stop")
+
+
+def _gemini_chunk(answer: str, *, final: bool) -> dict[str, Any]:
+    candidate: dict[str, Any] = {
+        "content": {"parts": [{"text": answer}], "role": "model"},
+        "index": 0,
+    }
+    if final:
+        candidate["finishReason"] = "STOP"
+    return {
+        "candidates": [candidate],
+        "usageMetadata": {
+            "promptTokenCount": USAGE["input"],
+            "candidatesTokenCount": USAGE["output"],
+            "totalTokenCount": USAGE["input"] + USAGE["output"],
+        },
+        "modelVersion": "mock-model",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--protocol", choices=PROTOCOLS, required=True)
+    parser.add_argument("--mode", choices=MODES, default="answer")
+    parser.add_argument("--answer", default="mock answer")
+    parser.add_argument("--port", type=int, default=0, help="default: a free one")
+    arguments = parser.parse_args()
+    api = MockApi(arguments.protocol, arguments.mode, arguments.answer, arguments.port)
+    with api:
+        print(f"{arguments.protocol} mock ({arguments.mode}) on {api.origin}", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
