@@ -34,4 +34,5 @@ ADAPTER = CliAdapter(
     live_stdout_markers=(RATE_LIMIT_EVENT,),
     live_stdout_auth_markers=(AUTH_FAILED_EVENT,),
     parse=result_message,
+    base_url_env="ANTHROPIC_BASE_URL",
 )

@@ -3,6 +3,10 @@
 ``--json`` prints one event per line: ``thread.started`` (the session id),
 ``item.completed`` items of type ``agent_message`` (the answer),
 ``turn.completed`` (token usage), ``turn.failed`` and ``error`` (failures).
+
+codex 0.169 takes its base URL from its config (``-c model_providers...``),
+not from ``OPENAI_BASE_URL``, so it has no ``base_url_env``: the sentinel
+cannot be put in front of it through the environment.
 """
 
 from __future__ import annotations

@@ -64,4 +64,5 @@ ADAPTER = CliAdapter(
         "you have exhausted your capacity on this model",
     ),
     parse=parse_gemini,
+    base_url_env="GOOGLE_GEMINI_BASE_URL",
 )

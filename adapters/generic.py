@@ -89,6 +89,8 @@ class CliAdapter:
         live_stdout_auth_markers: structured auth-failure texts, the same way
             (a CLI that retries a 401 would otherwise sit in its backoff).
         parse: reads the output mode's text.
+        base_url_env: the variable holding the API base URL, which the
+            sentinel replaces with its own address (None: not settable).
     """
 
     name: str
@@ -103,6 +105,7 @@ class CliAdapter:
     live_stdout_markers: tuple[str, ...] = ()
     live_stdout_auth_markers: tuple[str, ...] = ()
     parse: Callable[[str], ParsedOutput] = field(default=plain_text)
+    base_url_env: str | None = None
 
     def build(self, request: AttemptRequest) -> Invocation:
         """``launcher + subcommand + options + model + output mode + prompt``.

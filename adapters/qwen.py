@@ -33,4 +33,5 @@ ADAPTER = CliAdapter(
     prompt_style="option",
     usage_markers=("rate limit", "quota", "429"),
     parse=parse_qwen,
+    base_url_env="OPENAI_BASE_URL",
 )

@@ -18,7 +18,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from ._job import AttemptOutcome
+from ._job import AttemptOutcome, TokenUsage
 
 
 class _EventBase(BaseModel):
@@ -47,6 +47,7 @@ class AttemptFinished(_EventBase):
     exit_code: int | None
     duration: float
     message: str = ""
+    usage: TokenUsage | None = None
 
 
 class ProviderRotated(_EventBase):
@@ -78,6 +79,7 @@ class ProviderRecovered(_EventBase):
 class JobSucceeded(_EventBase):
     kind: Literal["job_succeeded"] = "job_succeeded"
     duration: float
+    usage: TokenUsage | None = None
 
 
 class JobFailed(_EventBase):

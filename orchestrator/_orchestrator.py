@@ -165,6 +165,10 @@ class Orchestrator:
                 f"{self._store.owner_pid()}: starting from its saved state, not saving changes"
             )
         redis = await self._connect_redis()
+        if self.supervisor.wants_sentinel:
+            from ._sentinel import Sentinel
+
+            self.supervisor.sentinel = await self._resources.enter_async_context(Sentinel())
         send, receive = anyio.create_memory_object_stream[_QueueItem](self._queue_size)
         self._send = send
         self._group = await anyio.create_task_group().__aenter__()

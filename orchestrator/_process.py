@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import codecs
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
@@ -88,8 +88,12 @@ async def run_process(
     stdin: bytes | None = None,
     limits: RunLimits = RunLimits(),
     scanner: LiveScanner | None = None,
+    external: Callable[[], Awaitable[Classification]] | None = None,
 ) -> RunResult:
     """Run ``argv`` (no shell) to the end, a timeout, a live verdict or cancellation.
+
+    ``external``: awaited alongside the process; a verdict it returns (the
+    sentinel's, say) ends the attempt like one from the scanner.
 
     Cancellation: the process group is stopped (SIGTERM, grace, SIGKILL) under
     a shielded scope, then the cancellation propagates.
@@ -103,7 +107,7 @@ async def run_process(
         return RunResult(output, None, anyio.current_time() - started)
     async with child.stopped_on_exit(limits.kill_grace):
         attempt = _Attempt(child, limits, scanner, started)
-        await attempt.supervise(stdin)
+        await attempt.supervise(stdin, external)
     return attempt.result()
 
 
@@ -133,9 +137,15 @@ class _Attempt:
         idle_deadline = anyio.current_time() + idle if idle else math.inf
         return min(self.total_deadline, idle_deadline)
 
-    async def supervise(self, stdin: bytes | None) -> None:
+    async def supervise(
+        self,
+        stdin: bytes | None,
+        external: Callable[[], Awaitable[Classification]] | None = None,
+    ) -> None:
         with self.scope:
             async with anyio.create_task_group() as group:
+                if external is not None:
+                    group.start_soon(self._await_external, external)
                 group.start_soon(self._pump, self.child.stdout, "stdout")
                 group.start_soon(self._pump, self.child.stderr, "stderr")
                 if stdin is not None:
@@ -147,6 +157,12 @@ class _Attempt:
                 group.cancel_scope.cancel()
         if self.scope.cancelled_caught and self.verdict is None:
             self.timed_out = "total" if anyio.current_time() >= self.total_deadline else "idle"
+
+    async def _await_external(self, external: Callable[[], Awaitable[Classification]]) -> None:
+        verdict = await external()
+        if self.verdict is None:
+            self.verdict = verdict
+            self.scope.cancel()
 
     async def _pump(self, pipe: IO[bytes], name: Stream) -> None:
         buffer = self.buffers[name]

@@ -29,7 +29,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import NamedTuple
 
@@ -50,7 +50,7 @@ from ._events import (
     ProviderRecovered,
     ProviderRotated,
 )
-from ._job import Attempt, AttemptOutcome, Job, JobResult
+from ._job import Attempt, AttemptOutcome, Job, JobResult, TokenUsage
 from ._llm_config import BackendConfig
 from ._process import RunLimits, RunResult, run_process
 from ._provider_metadata import ProviderConfig
@@ -58,6 +58,8 @@ from ._redaction import Redactor
 from ._registry import load_adapter
 from ._rotation import ProviderRotation, WaitUntil
 from ._rotation_store import MemoryRotationStore, RotationStore
+from ._sentinel import Sentinel
+from ._sentinel_config import sentinel_variables
 
 STDERR_TAIL_LINES = 20
 ROTATE_ON = frozenset(
@@ -140,6 +142,14 @@ class Supervisor:
         self._base_environment = dict(os.environ if base_environment is None else base_environment)
         self._adapters = {name: adapter_loader(b.adapter) for name, b in config.backends.items()}
         self._redact = Redactor(config.secret_values)
+        self._sentinel_variables = sentinel_variables(config, self._adapters)
+        #: Set by the orchestrator (which owns it) when a provider asks for it.
+        self.sentinel: Sentinel | None = None
+
+    @property
+    def wants_sentinel(self) -> bool:
+        """Some provider has ``sentinel = true``."""
+        return bool(self._sentinel_variables)
 
     async def run_job(self, job: Job) -> JobResult:
         """Run ``job`` until it succeeds or nothing is left to try.
@@ -313,14 +323,16 @@ class Supervisor:
         limiters = self._limiters_for(backend, provider)
         if not limiters:
             self._publish_started(names, number)
-            result = await self._run(run, invocation, provider, adapter, request)
+            result, seen_usage = await self._run(run, invocation, provider, adapter, request)
         else:
             async with AsyncExitStack() as stack:
                 for limiter in limiters:
                     await stack.enter_async_context(limiter)
                 self._publish_started(names, number)
-                result = await self._run(run, invocation, provider, adapter, request)
+                result, seen_usage = await self._run(run, invocation, provider, adapter, request)
         verdict = result.verdict or adapter.classify(request, result.output)
+        if verdict.usage is None and seen_usage is not None:
+            verdict = replace(verdict, usage=seen_usage)
         return self._record(
             run,
             names,
@@ -349,21 +361,44 @@ class Supervisor:
         provider: ProviderConfig | None,
         adapter: Adapter,
         request: AttemptRequest,
-    ) -> RunResult:
+    ) -> tuple[RunResult, TokenUsage | None]:
+        """The process's result, and the token usage the sentinel saw, if it watched."""
         job = run.job
         remaining = run.deadline - anyio.current_time()
-        return await run_process(
-            invocation.argv,
-            env=child_environment(provider, self._base_environment, invocation.env),
-            cwd=job.cwd,
-            stdin=invocation.stdin,
-            limits=RunLimits(
-                timeout=remaining if remaining != math.inf else None,
-                idle_timeout=job.idle_timeout,
-                kill_grace=self.settings.kill_grace,
-            ),
-            scanner=adapter.scanner(request),
+        environment = child_environment(provider, self._base_environment, invocation.env)
+        variable = self._sentinel_variable(provider)
+        limits = RunLimits(
+            timeout=remaining if remaining != math.inf else None,
+            idle_timeout=job.idle_timeout,
+            kill_grace=self.settings.kill_grace,
         )
+        if variable is None or self.sentinel is None:
+            result = await run_process(
+                invocation.argv,
+                env=environment,
+                cwd=job.cwd,
+                stdin=invocation.stdin,
+                limits=limits,
+                scanner=adapter.scanner(request),
+            )
+            return result, None
+        async with self.sentinel.ticket(environment[variable]) as ticket:
+            environment[variable] = ticket.url
+            result = await run_process(
+                invocation.argv,
+                env=environment,
+                cwd=job.cwd,
+                stdin=invocation.stdin,
+                limits=limits,
+                scanner=adapter.scanner(request),
+                external=ticket.verdict,
+            )
+            return result, ticket.usage
+
+    def _sentinel_variable(self, provider: ProviderConfig | None) -> str | None:
+        if provider is None:
+            return None
+        return self._sentinel_variables.get((provider.backend, provider.name))
 
     def _limiters_for(
         self, backend: BackendConfig, provider: ProviderConfig | None
@@ -412,6 +447,7 @@ class Supervisor:
                 exit_code=exit_code,
                 duration=duration,
                 message=message,
+                usage=verdict.usage,
                 job_id=names.job_id,
                 backend=names.backend,
                 provider=names.provider,
@@ -433,6 +469,7 @@ class Supervisor:
                     provider=provider,
                     model=model,
                     duration=duration,
+                    usage=verdict.usage,
                 )
             )
             return JobResult(

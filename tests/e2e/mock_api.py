@@ -29,7 +29,6 @@ import json
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -50,6 +49,8 @@ MODES: tuple[Mode, ...] = (
     "hang",
 )
 USAGE = {"input": 11, "output": 7}
+#: A fixed "created" time: the same request gets the same bytes back.
+CREATED = 1_700_000_000
 RATE_LIMITED = "Number of requests has exceeded your rate limit"
 
 
@@ -299,9 +300,9 @@ def _reply(protocol: Protocol, answer: str, request: dict[str, Any]) -> object:
     model = str(request.get("model") or "mock-model")
     if protocol == "openai-chat":
         return {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+            "id": "chatcmpl-mock",
             "object": "chat.completion",
-            "created": int(time.time()),
+            "created": CREATED,
             "model": model,
             "choices": [
                 {
@@ -310,47 +311,63 @@ def _reply(protocol: Protocol, answer: str, request: dict[str, Any]) -> object:
                     "finish_reason": "stop",
                 }
             ],
-            "usage": _openai_usage(),
+            "usage": _openai_usage(request),
         }
     if protocol == "openai-responses":
-        return _response_object(model, answer, "completed")
+        return _response_object(model, answer, "completed", request)
     if protocol == "anthropic":
         return {
-            "id": f"msg_{uuid.uuid4().hex[:12]}",
+            "id": "msg_mock",
             "type": "message",
             "role": "assistant",
             "model": model,
             "content": [{"type": "text", "text": answer}],
             "stop_reason": "end_turn",
             "stop_sequence": None,
-            "usage": {"input_tokens": USAGE["input"], "output_tokens": USAGE["output"]},
+            "usage": {"input_tokens": input_tokens(request), "output_tokens": USAGE["output"]},
         }
-    return _gemini_chunk(answer, final=True)
+    return _gemini_chunk(answer, request)
 
 
 def _stream(protocol: Protocol, answer: str, request: dict[str, Any]) -> Iterator[str]:
     model = str(request.get("model") or "mock-model")
     if protocol == "openai-chat":
-        yield from _chat_stream(model, answer)
+        yield from _chat_stream(model, answer, request)
     elif protocol == "openai-responses":
-        yield from _responses_stream(model, answer)
+        yield from _responses_stream(model, answer, request)
     elif protocol == "anthropic":
-        yield from _anthropic_stream(model, answer)
+        yield from _anthropic_stream(model, answer, request)
     else:
-        yield _sse(_gemini_chunk(answer, final=True))
+        yield _sse(_gemini_chunk(answer, request))
 
 
-def _openai_usage() -> dict[str, int]:
-    total = USAGE["input"] + USAGE["output"]
+def input_tokens(request: dict[str, Any]) -> int:
+    """The "input tokens" a mock reports: the characters of the last prompt text it
+    finds (so that tests can tell whose answer a count came from), else 11."""
+    texts: list[str] = []
+    stack: list[Any] = [request.get("messages") or request.get("contents") or request.get("input")]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            texts.append(item)
+        elif isinstance(item, list) and item:
+            stack.append(item[-1])
+        elif isinstance(item, dict):
+            stack.extend(item.get(key) for key in ("content", "parts", "text") if key in item)
+    return len(texts[0]) if texts else USAGE["input"]
+
+
+def _openai_usage(request: dict[str, Any]) -> dict[str, int]:
+    prompt = input_tokens(request)
     return {
-        "prompt_tokens": USAGE["input"],
+        "prompt_tokens": prompt,
         "completion_tokens": USAGE["output"],
-        "total_tokens": total,
+        "total_tokens": prompt + USAGE["output"],
     }
 
 
-def _chat_stream(model: str, answer: str) -> Iterator[str]:
-    ident, created = f"chatcmpl-{uuid.uuid4().hex[:12]}", int(time.time())
+def _chat_stream(model: str, answer: str, request: dict[str, Any]) -> Iterator[str]:
+    ident, created = "chatcmpl-mock", CREATED
 
     def chunk(delta: dict[str, str], finish: str | None, **extra: object) -> str:
         choice = {"index": 0, "delta": delta, "finish_reason": finish}
@@ -365,11 +382,14 @@ def _chat_stream(model: str, answer: str) -> Iterator[str]:
         return _sse(body)
 
     yield chunk({"role": "assistant", "content": answer}, None)
-    yield chunk({}, "stop", usage=_openai_usage())
+    yield chunk({}, "stop", usage=_openai_usage(request))
     yield "data: [DONE]\n\n"
 
 
-def _response_object(model: str, answer: str, status: str) -> dict[str, Any]:
+def _response_object(
+    model: str, answer: str, status: str, request: dict[str, Any]
+) -> dict[str, Any]:
+    prompt = input_tokens(request)
     message = {
         "id": "msg_mock",
         "type": "message",
@@ -380,23 +400,23 @@ def _response_object(model: str, answer: str, status: str) -> dict[str, Any]:
     return {
         "id": "resp_mock",
         "object": "response",
-        "created_at": int(time.time()),
+        "created_at": CREATED,
         "status": status,
         "model": model,
         "output": [message] if status == "completed" else [],
         "usage": {
-            "input_tokens": USAGE["input"],
+            "input_tokens": prompt,
             "input_tokens_details": {"cached_tokens": 0},
             "output_tokens": USAGE["output"],
             "output_tokens_details": {"reasoning_tokens": 0},
-            "total_tokens": USAGE["input"] + USAGE["output"],
+            "total_tokens": prompt + USAGE["output"],
         },
     }
 
 
-def _responses_stream(model: str, answer: str) -> Iterator[str]:
-    created = _response_object(model, answer, "in_progress")
-    done = _response_object(model, answer, "completed")
+def _responses_stream(model: str, answer: str, request: dict[str, Any]) -> Iterator[str]:
+    created = _response_object(model, answer, "in_progress", request)
+    done = _response_object(model, answer, "completed", request)
     item = done["output"][0]
     started = {**item, "status": "in_progress", "content": []}
     part = {"type": "output_text", "text": "", "annotations": []}
@@ -432,16 +452,16 @@ def _responses_stream(model: str, answer: str) -> Iterator[str]:
         yield _sse({"type": kind, "sequence_number": number, **data}, kind)
 
 
-def _anthropic_stream(model: str, answer: str) -> Iterator[str]:
+def _anthropic_stream(model: str, answer: str, request: dict[str, Any]) -> Iterator[str]:
     message: dict[str, Any] = {
-        "id": f"msg_{uuid.uuid4().hex[:12]}",
+        "id": "msg_mock",
         "type": "message",
         "role": "assistant",
         "model": model,
         "content": [],
         "stop_reason": None,
         "stop_sequence": None,
-        "usage": {"input_tokens": USAGE["input"], "output_tokens": 1},
+        "usage": {"input_tokens": input_tokens(request), "output_tokens": 1},
     }
     yield _sse({"type": "message_start", "message": message}, "message_start")
     block = {"type": "text", "text": ""}
@@ -463,19 +483,19 @@ def _anthropic_stream(model: str, answer: str) -> Iterator[str]:
     yield _sse({"type": "message_stop"}, "message_stop")
 
 
-def _gemini_chunk(answer: str, *, final: bool) -> dict[str, Any]:
+def _gemini_chunk(answer: str, request: dict[str, Any]) -> dict[str, Any]:
+    prompt = input_tokens(request)
     candidate: dict[str, Any] = {
         "content": {"parts": [{"text": answer}], "role": "model"},
         "index": 0,
+        "finishReason": "STOP",
     }
-    if final:
-        candidate["finishReason"] = "STOP"
     return {
         "candidates": [candidate],
         "usageMetadata": {
-            "promptTokenCount": USAGE["input"],
+            "promptTokenCount": prompt,
             "candidatesTokenCount": USAGE["output"],
-            "totalTokenCount": USAGE["input"] + USAGE["output"],
+            "totalTokenCount": prompt + USAGE["output"],
         },
         "modelVersion": "mock-model",
     }

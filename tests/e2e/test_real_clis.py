@@ -50,9 +50,11 @@ def mock_urls(**mocks: MockApi) -> dict[str, str]:
     return {f"MOCK_{name.upper()}": api.origin for name, api in mocks.items()}
 
 
-async def run_job(environment: dict[str, str], job: Job) -> tuple[JobResult, list[Event], float]:
-    """The job through an orchestrator on examples/mock-apis; its events and duration."""
-    config = load_config(CONFIG_DIR, environ=environment)
+async def run_job(
+    environment: dict[str, str], job: Job, config_dir: Path = CONFIG_DIR
+) -> tuple[JobResult, list[Event], float]:
+    """The job through an orchestrator on a config (examples/mock-apis); events, duration."""
+    config = load_config(config_dir, environ=environment)
     async with (
         Orchestrator(config, base_environment=environment, concurrency=1) as orch,
         orch.events() as events,

@@ -22,3 +22,15 @@ def backend(name: str, providers: list[str], **fields: str) -> str:
         f'[backends.{name}]\nbackend_type = "generic"\nproviders = {providers!r}\n'
         f'usage_markers = ["rate limit"]\n{extra}'
     )
+
+
+HTTP_CLI = Path(__file__).parent / "http_cli.py"
+
+
+def http_provider(backend: str, name: str, base_url: str, *, sentinel: bool) -> str:
+    """A provider running ``http_cli.py`` against ``base_url``, through the sentinel or not."""
+    return (
+        f"[{backend}.{name}]\ncommand = {str(sys.executable)!r}\nargs = [{str(HTTP_CLI)!r}]\n"
+        f'OPENAI_BASE_URL = "{base_url}"\nOPENAI_API_KEY = "sk-test-{name}"\n'
+        f'sentinel = {str(sentinel).lower()}\nsentinel_env = "OPENAI_BASE_URL"\n'
+    )

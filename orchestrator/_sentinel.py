@@ -1,0 +1,472 @@
+"""The sentinel: a loopback reverse proxy that sees each provider's answers as they come.
+
+Real CLIs hide usage limits: given HTTP 429, Qwen Code retries silently for
+minutes. For a provider with ``sentinel = true`` the child's base-URL variable
+points here instead, at ``http://127.0.0.1:PORT/t/<token>``, a token per
+attempt; the sentinel forwards every request to the provider's real base URL
+and streams the answer back byte for byte (SSE included, nothing buffered
+whole). What it sees goes to that attempt's :class:`Ticket`:
+
+- a 429, or a quota error in the protocol's own shape (OpenAI
+  ``insufficient_quota``, Anthropic ``rate_limit_error``, Gemini
+  ``RESOURCE_EXHAUSTED``), is a usage-limit verdict, with the wait from
+  Retry-After or the body: the supervisor ends the attempt at once;
+- a 401 is an auth-error verdict;
+- token usage in answers (OpenAI, Anthropic and Gemini shapes) is summed.
+
+A request with an unknown token gets 403 and is never forwarded. Headers
+(and so API keys) pass through as the CLI sent them and are never logged.
+
+httpx (on anyio) talks to the provider; h11 speaks HTTP/1.1 to the CLI.
+Both are the ``sentinel`` extra.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import structlog
+from anyio.abc import Listener, SocketAttribute, SocketStream, TaskGroup
+
+from ._adapter import Classification
+from ._errors import UsageError
+from ._job import AttemptOutcome, TokenUsage
+from ._markers import parse_retry_after
+
+if TYPE_CHECKING:
+    import h11
+    import httpx
+
+logger = structlog.get_logger("orchestrator.sentinel")
+
+#: Texts in an error body that mean "quota or rate limit", per protocol.
+LIMIT_MARKERS = (
+    "insufficient_quota",
+    "rate_limit_exceeded",
+    "rate_limit_error",
+    "RESOURCE_EXHAUSTED",
+)
+#: Hop-by-hop headers: about one connection, never forwarded.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+#: Request headers the sentinel sets itself instead of passing on.
+NOT_FORWARDED = HOP_BY_HOP | {"host", "accept-encoding"}
+#: Error bodies kept to judge them; answers are only scanned line by line.
+ERROR_BODY_LIMIT = 64 * 1024
+#: A line longer than this is not scanned for usage (it is still forwarded).
+LINE_LIMIT = 1024 * 1024
+READ_SIZE = 64 * 1024
+
+
+@dataclass
+class _Counts:
+    """One request's token counts: the largest of each seen in its answer."""
+
+    input: int = 0
+    output: int = 0
+    total: int = 0
+
+    def see(self, input_tokens: int, output_tokens: int, total_tokens: int) -> None:
+        self.input = max(self.input, input_tokens)
+        self.output = max(self.output, output_tokens)
+        self.total = max(self.total, total_tokens)
+
+
+@dataclass
+class Ticket:
+    """One attempt's claim on the sentinel: its URL, and what was seen on it.
+
+    Attributes:
+        url: the base URL the child gets instead of the provider's.
+        requests: requests forwarded for this attempt.
+    """
+
+    token: str
+    url: str
+    upstream: str
+    requests: int = 0
+    _verdict: Classification | None = None
+    _seen: anyio.Event = field(default_factory=anyio.Event)
+    _counts: list[_Counts] = field(default_factory=list)
+
+    async def verdict(self) -> Classification:
+        """Wait for the first limit or auth verdict on this attempt."""
+        await self._seen.wait()
+        assert self._verdict is not None
+        return self._verdict
+
+    @property
+    def reported(self) -> Classification | None:
+        """The verdict, if one was seen (before the CLI got the response)."""
+        return self._verdict
+
+    @property
+    def usage(self) -> TokenUsage | None:
+        """Token counts summed over the attempt's requests, as soon as each is seen."""
+        if not any(c.input or c.output or c.total for c in self._counts):
+            return None
+        return TokenUsage(
+            input_tokens=sum(c.input for c in self._counts),
+            output_tokens=sum(c.output for c in self._counts),
+            total_tokens=sum(c.total or c.input + c.output for c in self._counts),
+        )
+
+    def report(self, verdict: Classification) -> None:
+        if self._verdict is None:
+            self._verdict = verdict
+            self._seen.set()
+
+    def new_request(self) -> _Counts:
+        self.requests += 1
+        counts = _Counts()
+        self._counts.append(counts)
+        return counts
+
+
+class Sentinel:
+    """``async with Sentinel() as sentinel``: listening on 127.0.0.1 until the block ends."""
+
+    def __init__(self) -> None:
+        try:
+            import h11  # noqa: F401
+            import httpx
+        except ImportError:
+            raise UsageError(
+                "Error: sentinel = true needs httpx and h11: "
+                "pip install 'provider-orchestrator[sentinel]'"
+            ) from None
+        self._tickets: dict[str, Ticket] = {}
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(30.0, read=None),  # answers may pause for long
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=32),
+            follow_redirects=False,
+        )
+        self._group: TaskGroup | None = None
+        self.port = 0
+
+    async def __aenter__(self) -> Sentinel:
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+        self.port = listener.extra(SocketAttribute.local_port)
+        self._group = anyio.create_task_group()
+        await self._group.__aenter__()
+        self._group.start_soon(self._listen, listener)
+        return self
+
+    async def _listen(self, listener: Listener[SocketStream]) -> None:
+        async with listener:
+            await listener.serve(self._serve_connection)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        assert self._group is not None
+        self._group.cancel_scope.cancel()
+        try:
+            return await self._group.__aexit__(exc_type, exc, traceback)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._client.aclose()
+
+    @asynccontextmanager
+    async def ticket(self, upstream: str) -> AsyncIterator[Ticket]:
+        """A fresh token for one attempt, forwarding to ``upstream``, valid inside the block."""
+        token = secrets.token_urlsafe(18)
+        ticket = Ticket(token, f"http://127.0.0.1:{self.port}/t/{token}", upstream.rstrip("/"))
+        self._tickets[token] = ticket
+        try:
+            yield ticket
+        finally:
+            del self._tickets[token]
+
+    # -- one connection from a CLI ------------------------------------------------
+
+    async def _serve_connection(self, stream: SocketStream) -> None:
+        import h11
+
+        connection = h11.Connection(h11.SERVER)
+        async with stream:
+            try:
+                while True:
+                    event = await _next_event(connection, stream)
+                    if not isinstance(event, h11.Request):
+                        return
+                    await self._serve_request(connection, stream, event)
+                    if connection.our_state is not h11.DONE or (
+                        connection.their_state is not h11.DONE
+                    ):
+                        return
+                    connection.start_next_cycle()
+            except (anyio.BrokenResourceError, anyio.EndOfStream, h11.ProtocolError, OSError):
+                return  # the CLI went away (often: its attempt was ended)
+
+    async def _serve_request(
+        self, connection: h11.Connection, stream: SocketStream, request: h11.Request
+    ) -> None:
+        import httpx
+
+        target = request.target.decode("latin-1")
+        ticket = self._ticket_for(target)
+        if ticket is None:
+            await _drain_body(connection, stream)
+            await _send_simple(connection, stream, 403, b'{"error":"unknown sentinel token"}')
+            return
+        counts = ticket.new_request()
+        rest = target.split("/", 3)[3] if target.count("/") >= 3 else ""
+        url = f"{ticket.upstream}/{rest}" if rest else ticket.upstream
+        headers = [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in request.headers
+            if name.decode("latin-1").lower() not in NOT_FORWARDED
+        ]
+        # Uncompressed answers, so that their usage and errors can be read.
+        headers.append(("accept-encoding", "identity"))
+        upstream_request = self._client.build_request(
+            request.method.decode("ascii"),
+            url,
+            headers=headers,
+            content=_body(connection, stream),
+        )
+        try:
+            response = await self._client.send(upstream_request, stream=True)
+        except httpx.HTTPError as exc:
+            logger.warning("provider unreachable", error=type(exc).__name__)
+            await _send_simple(connection, stream, 502, b'{"error":"provider unreachable"}')
+            return
+        try:
+            await self._relay(connection, stream, response, ticket, counts)
+        finally:
+            await response.aclose()
+
+    def _ticket_for(self, target: str) -> Ticket | None:
+        parts = target.split("?", 1)[0].split("/")
+        if len(parts) < 3 or parts[1] != "t":
+            return None
+        return self._tickets.get(parts[2])
+
+    async def _relay(
+        self,
+        connection: h11.Connection,
+        stream: SocketStream,
+        response: httpx.Response,
+        ticket: Ticket,
+        counts: _Counts,
+    ) -> None:
+        """Relay the response; judge it before the CLI can see it end.
+
+        An error body (small) is read first and judged, so the verdict is in
+        before the CLI gets a byte; an answer streams through as it comes, its
+        usage counted line by line before each chunk is passed on.
+        """
+        import h11
+
+        headers = [
+            (name, value)
+            for name, value in response.headers.raw
+            if name.decode("latin-1").lower() not in HOP_BY_HOP
+        ]
+        watcher = _ResponseWatcher(response, counts)
+        chunks = response.aiter_raw(READ_SIZE)
+        held: list[bytes] = []
+        if response.status_code >= 400:
+            async for chunk in chunks:
+                held.append(chunk)
+                watcher.feed(chunk)
+                if sum(map(len, held)) >= ERROR_BODY_LIMIT:
+                    break
+            verdict = watcher.verdict(time.time())
+            if verdict is not None:
+                logger.info("provider limit seen", status=response.status_code)
+                ticket.report(verdict)
+        status = response.status_code
+        await _send(connection, stream, h11.Response(status_code=status, headers=headers))
+        for chunk in held:
+            await _send(connection, stream, h11.Data(data=chunk))
+        async for chunk in chunks:
+            watcher.feed(chunk)
+            await _send(connection, stream, h11.Data(data=chunk))
+        await _send(connection, stream, h11.EndOfMessage())
+
+
+class _ResponseWatcher:
+    """Judges one upstream response from its status, headers and body, as it passes."""
+
+    def __init__(self, response: httpx.Response, counts: _Counts) -> None:
+        self.status = response.status_code
+        self.counts = counts
+        self.retry_after_header = response.headers.get("retry-after")
+        encoding = response.headers.get("content-encoding", "identity").lower()
+        # A compressed body cannot be read line by line; the status still counts.
+        self._readable = encoding in ("", "identity")
+        self._error_body = bytearray()
+        self._line = bytearray()
+
+    def feed(self, chunk: bytes) -> None:
+        if not self._readable:
+            return
+        if self.status >= 400:
+            room = ERROR_BODY_LIMIT - len(self._error_body)
+            self._error_body += chunk[:room]
+            return
+        self._line += chunk
+        while (end := self._line.find(b"\n")) >= 0:
+            self._scan_line(bytes(self._line[:end]))
+            del self._line[: end + 1]
+        if self._line.rstrip().endswith(b"}"):  # a JSON answer without a newline
+            self._scan_line(bytes(self._line))
+        if len(self._line) > LINE_LIMIT:
+            self._line.clear()
+
+    def verdict(self, now: float) -> Classification | None:
+        text = self._error_body.decode("utf-8", errors="replace")
+        if self.status == 429 or (self.status >= 400 and _has_limit_marker(text)):
+            retry_after = _retry_after(self.retry_after_header, now)
+            if retry_after is None:
+                retry_after = parse_retry_after(text, now)
+            return Classification(
+                AttemptOutcome.USAGE_LIMIT,
+                f"usage limit: the provider answered HTTP {self.status} (seen by the sentinel)",
+                retry_after=retry_after,
+            )
+        if self.status == 401:
+            return Classification(
+                AttemptOutcome.AUTH_ERROR,
+                "auth error: the provider answered HTTP 401 (seen by the sentinel)",
+            )
+        return None
+
+    def _scan_line(self, line: bytes) -> None:
+        if b"sage" not in line:  # "usage", "usageMetadata"
+            return
+        text = line.strip()
+        if text.startswith(b"data:"):
+            text = text[5:].strip()
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return
+        for input_tokens, output_tokens, total_tokens in _usage_objects(value):
+            self.counts.see(input_tokens, output_tokens, total_tokens)
+
+
+def _usage_objects(value: Any) -> list[tuple[int, int, int]]:
+    """(input, output, total) from every usage object in ``value``, in any protocol's shape."""
+    found: list[tuple[int, int, int]] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                if key in ("usage", "usageMetadata") and isinstance(inner, dict):
+                    found.append(_counts(inner))
+                elif isinstance(inner, dict | list):
+                    stack.append(inner)
+    return found
+
+
+def _counts(usage: dict[str, Any]) -> tuple[int, int, int]:
+    def first(*names: str) -> int:
+        for name in names:
+            value = usage.get(name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+        return 0
+
+    return (
+        first("input_tokens", "prompt_tokens", "promptTokenCount"),
+        first("output_tokens", "completion_tokens", "candidatesTokenCount"),
+        first("total_tokens", "totalTokenCount"),
+    )
+
+
+def _has_limit_marker(text: str) -> bool:
+    return any(marker in text for marker in LIMIT_MARKERS)
+
+
+def _retry_after(header: str | None, now: float) -> float | None:
+    """Retry-After in seconds, from its seconds or HTTP-date form."""
+    if not header:
+        return None
+    header = header.strip()
+    if header.isdigit():
+        return float(header)
+    try:
+        when = email.utils.parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+# -- h11 plumbing ----------------------------------------------------------------
+
+
+async def _next_event(connection: h11.Connection, stream: SocketStream) -> Any:
+    import h11
+
+    while True:
+        event = connection.next_event()
+        if event is not h11.NEED_DATA:
+            return event
+        try:
+            data = await stream.receive(READ_SIZE)
+        except (anyio.EndOfStream, anyio.BrokenResourceError):
+            data = b""
+        connection.receive_data(data)
+
+
+async def _body(connection: h11.Connection, stream: SocketStream) -> AsyncIterator[bytes]:
+    """The request body as it arrives, for httpx to stream upstream."""
+    import h11
+
+    while True:
+        event = await _next_event(connection, stream)
+        if isinstance(event, h11.Data):
+            yield bytes(event.data)
+        elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+            return
+
+
+async def _drain_body(connection: h11.Connection, stream: SocketStream) -> None:
+    async for _ in _body(connection, stream):
+        pass
+
+
+async def _send_simple(
+    connection: h11.Connection, stream: SocketStream, status: int, body: bytes
+) -> None:
+    import h11
+
+    headers = [("content-type", "application/json"), ("content-length", str(len(body)))]
+    await _send(connection, stream, h11.Response(status_code=status, headers=headers))
+    await _send(connection, stream, h11.Data(data=body))
+    await _send(connection, stream, h11.EndOfMessage())
+
+
+async def _send(connection: h11.Connection, stream: SocketStream, event: Any) -> None:
+    data = connection.send(event)
+    if data:
+        await stream.send(data)

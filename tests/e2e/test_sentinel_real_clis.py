@@ -1,0 +1,72 @@
+"""The real CLIs through the sentinel: a 429 seen on the wire ends the attempt at once."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from orchestrator import AttemptOutcome, Job
+
+from .conftest import CONFIG_DIR, PROTOCOL, StartMock, cli_environment
+from .test_real_clis import mock_urls, run_job
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
+
+IDLE = 8.0
+
+
+def sentinel_config(directory: Path) -> Path:
+    """examples/mock-apis with ``sentinel = true`` in every qwen, claude and gemini provider."""
+    shutil.copytree(CONFIG_DIR, directory)
+    metadata = directory / "provider_metadata.toml"
+    text = re.sub(
+        r"^(\[(qwen|claude|gemini)\.[a-z]+\]\n)", r"\1sentinel = true\n", metadata.read_text(),
+        flags=re.MULTILINE,
+    )  # fmt: skip
+    metadata.write_text(text)
+    assert text.count("sentinel = true") == 6
+    return directory
+
+
+@pytest.mark.parametrize("backend", ["qwen", "claude", "gemini"])
+async def test_a_429_seen_by_the_sentinel_moves_the_job_on_at_once(
+    backend: str, cli_bin: Path, start_mock: StartMock, tmp_path: Path
+) -> None:
+    limited = start_mock(PROTOCOL[backend], "rate-limit-bare")
+    answering = start_mock(PROTOCOL[backend], "answer", "PONG via the sentinel")
+    urls = mock_urls(**{f"{backend}_limited": limited, f"{backend}_answering": answering})
+    environment = cli_environment(tmp_path / "home", urls)
+    config_dir = sentinel_config(tmp_path / "config")
+
+    job = Job(prompt="say ping", backend=backend, idle_timeout=IDLE, timeout=150)
+    result, events, elapsed = await run_job(environment, job, config_dir)
+
+    assert result.status == "succeeded", result.model_dump_json(indent=2)
+    assert (result.provider, result.output) == ("answering", "PONG via the sentinel")
+    first = result.attempts[0]
+    assert (first.provider, first.outcome) == ("limited", AttemptOutcome.USAGE_LIMIT)
+    assert "seen by the sentinel" in first.message
+    assert elapsed < 5, elapsed
+    assert result.usage is not None  # counted by the sentinel where the CLI reports none
+    assert any(event.kind == "provider_rotated" for event in events)
+
+
+async def test_without_the_sentinel_qwen_waits_for_the_idle_timeout(
+    cli_bin: Path, start_mock: StartMock, tmp_path: Path
+) -> None:
+    """The same job as above with the sentinel off: qwen's silence costs the idle timeout."""
+    limited = start_mock("openai-chat", "rate-limit-bare")
+    answering = start_mock("openai-chat", "answer", "PONG")
+    environment = cli_environment(
+        tmp_path / "home", mock_urls(qwen_limited=limited, qwen_answering=answering)
+    )
+    started = time.monotonic()
+    job = Job(prompt="say ping", backend="qwen", idle_timeout=IDLE, timeout=150)
+    result, _, _ = await run_job(environment, job)
+    assert result.provider == "answering"
+    assert result.attempts[0].outcome is AttemptOutcome.TIMEOUT
+    assert time.monotonic() - started >= IDLE

@@ -1,0 +1,243 @@
+"""The sentinel: forwarding byte for byte, limits and usage seen per attempt, strangers refused."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+
+from orchestrator import (
+    AttemptOutcome,
+    ConfigValueError,
+    Job,
+    Orchestrator,
+    TokenUsage,
+    load_config,
+)
+from orchestrator._sentinel import Sentinel
+
+from .conftest import WriteConfig
+from .e2e.mock_api import MockApi, Protocol
+from .fakes.config_text import backend, http_provider
+
+pytestmark = pytest.mark.anyio
+
+PATHS: dict[Protocol, str] = {
+    "openai-chat": "/chat/completions",
+    "openai-responses": "/responses",
+    "anthropic": "/v1/messages",
+    "gemini": "/v1beta/models/m:streamGenerateContent?alt=sse",
+}
+
+
+def chat(prompt: str) -> dict[str, object]:
+    return {"model": "m", "stream": True, "messages": [{"role": "user", "content": prompt}]}
+
+
+@pytest.fixture
+async def sentinel() -> AsyncIterator[Sentinel]:
+    async with Sentinel() as running:
+        yield running
+
+
+async def test_answers_pass_byte_for_byte(sentinel: Sentinel) -> None:
+    with MockApi("openai-chat", "answer", "a streamed answer") as api:
+        async with httpx.AsyncClient() as client, sentinel.ticket(api.origin) as ticket:
+            direct = await client.post(f"{api.origin}/chat/completions", json=chat("hi"))
+            proxied = await client.post(f"{ticket.url}/chat/completions", json=chat("hi"))
+    assert proxied.status_code == direct.status_code == 200
+    assert proxied.headers["content-type"] == "text/event-stream"
+    assert proxied.content == direct.content
+    assert ticket.reported is None
+    assert ticket.requests == 1
+    assert ticket.usage == TokenUsage(input_tokens=2, output_tokens=7, total_tokens=9)
+
+
+async def test_a_stream_reaches_the_client_before_it_ends(sentinel: Sentinel) -> None:
+    """Chunks are relayed as they come: the first arrives while the upstream still writes."""
+
+    with MockApi("anthropic", "answer", "x" * 200_000) as api:
+        async with (
+            httpx.AsyncClient() as client,
+            sentinel.ticket(api.origin) as ticket,
+            client.stream("POST", f"{ticket.url}/v1/messages", json=chat("hi")) as response,
+        ):
+            chunks = [chunk async for chunk in response.aiter_raw()]
+    assert response.status_code == 200
+    assert len(chunks) > 1
+    assert b"x" * 1000 in b"".join(chunks)
+
+
+async def test_a_429_is_a_limit_with_its_retry_after(sentinel: Sentinel) -> None:
+    with MockApi("openai-chat", "rate-limit") as api:
+        async with httpx.AsyncClient() as client, sentinel.ticket(api.origin) as ticket:
+            response = await client.post(f"{ticket.url}/chat/completions", json=chat("hi"))
+            with anyio.fail_after(5):
+                verdict = await ticket.verdict()
+    assert response.status_code == 429  # the CLI sees what the provider said
+    assert response.headers["retry-after"] == "30"
+    assert verdict.outcome is AttemptOutcome.USAGE_LIMIT
+    assert verdict.retry_after == 30
+    assert "HTTP 429" in verdict.message
+
+
+@pytest.mark.parametrize("protocol", list(PATHS))
+async def test_quota_errors_in_each_protocols_shape_are_limits(
+    sentinel: Sentinel, protocol: Protocol
+) -> None:
+    with MockApi(protocol, "quota") as api:
+        async with httpx.AsyncClient() as client, sentinel.ticket(api.origin) as ticket:
+            await client.post(f"{ticket.url}{PATHS[protocol]}", json=chat("hi"))
+    assert ticket.reported is not None
+    assert ticket.reported.outcome is AttemptOutcome.USAGE_LIMIT
+
+
+async def test_a_401_is_an_auth_error_and_a_500_is_nothing(sentinel: Sentinel) -> None:
+    with MockApi("anthropic", "unauthorized") as bad, MockApi("anthropic", "server-error") as down:
+        async with httpx.AsyncClient() as client:
+            async with sentinel.ticket(bad.origin) as rejected:
+                await client.post(f"{rejected.url}/v1/messages", json=chat("hi"))
+            async with sentinel.ticket(down.origin) as failing:
+                response = await client.post(f"{failing.url}/v1/messages", json=chat("hi"))
+    assert rejected.reported is not None
+    assert rejected.reported.outcome is AttemptOutcome.AUTH_ERROR
+    assert response.status_code == 500
+    assert failing.reported is None  # the CLI's own retry of a 500 is fine
+
+
+@pytest.mark.parametrize("protocol", list(PATHS))
+async def test_usage_is_read_from_each_protocols_answers(
+    sentinel: Sentinel, protocol: Protocol
+) -> None:
+    with MockApi(protocol, "answer") as api:
+        async with httpx.AsyncClient() as client, sentinel.ticket(api.origin) as ticket:
+            for prompt in ("four", "seven!!"):
+                await client.post(f"{ticket.url}{PATHS[protocol]}", json=chat(prompt))
+    assert ticket.usage == TokenUsage(input_tokens=11, output_tokens=14, total_tokens=25)
+
+
+async def test_an_unknown_token_is_refused_and_nothing_is_forwarded(sentinel: Sentinel) -> None:
+    with MockApi("openai-chat", "answer") as api:
+        async with httpx.AsyncClient() as client, sentinel.ticket(api.origin) as ticket:
+            stranger = ticket.url.replace(ticket.token, "not-a-token")
+            refused = await client.post(f"{stranger}/chat/completions", json=chat("hi"))
+            no_token = await client.get(f"http://127.0.0.1:{sentinel.port}/chat/completions")
+        after = await _post_after_close(ticket.url)
+    assert (refused.status_code, no_token.status_code, after) == (403, 403, 403)
+    assert api.requests == []
+
+
+async def _post_after_close(url: str) -> int:
+    async with httpx.AsyncClient() as client:
+        return (await client.post(f"{url}/chat/completions", json=chat("late"))).status_code
+
+
+async def test_fifty_concurrent_attempts_are_each_attributed(sentinel: Sentinel) -> None:
+    tickets = {}
+    with (
+        MockApi("openai-chat", "rate-limit-bare") as limited,
+        MockApi("openai-chat", "answer") as answering,
+    ):
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=100)) as client:
+
+            async def attempt(number: int) -> None:
+                upstream = limited if number % 2 else answering
+                async with sentinel.ticket(upstream.origin) as ticket:
+                    prompt = "p" * (number + 1)
+                    await client.post(f"{ticket.url}/chat/completions", json=chat(prompt))
+                    tickets[number] = ticket
+
+            async with anyio.create_task_group() as group:
+                for number in range(50):
+                    group.start_soon(attempt, number)
+    for number, ticket in tickets.items():
+        if number % 2:
+            assert ticket.reported is not None
+            assert ticket.reported.outcome is AttemptOutcome.USAGE_LIMIT
+            assert ticket.usage is None
+        else:
+            assert ticket.reported is None
+            assert ticket.usage is not None
+            assert ticket.usage.input_tokens == number + 1  # its own prompt's count
+    assert len(tickets) == 50
+
+
+# -- through the orchestrator, with a CLI that retries 429s silently -------------------
+
+
+async def test_the_sentinel_ends_a_silently_retrying_attempt_at_once(
+    write_config: WriteConfig,
+) -> None:
+    with (
+        MockApi("openai-chat", "rate-limit-bare") as limited,
+        MockApi("openai-chat", "answer", "PONG") as answering,
+    ):
+        results = {}
+        for sentinel_on in (True, False):
+            directory = write_config(
+                backend("agent", ["limited", "answering"]),
+                http_provider("agent", "limited", limited.origin, sentinel=sentinel_on)
+                + http_provider("agent", "answering", answering.origin, sentinel=sentinel_on),
+            )
+            config = load_config(directory, environ={})
+            async with Orchestrator(config) as orch:
+                started = time.monotonic()
+                result = await orch.run(Job(prompt="say ping", idle_timeout=3))
+                results[sentinel_on] = (result, time.monotonic() - started)
+    (on, on_time), (off, off_time) = results[True], results[False]
+    assert (on.status, on.provider, on.output) == ("succeeded", "answering", "PONG")
+    first = on.attempts[0]
+    assert first.outcome is AttemptOutcome.USAGE_LIMIT
+    assert "seen by the sentinel" in first.message
+    assert on.usage == TokenUsage(input_tokens=8, output_tokens=7, total_tokens=15)
+    assert on_time < 2.5  # not the idle timeout
+    assert off.attempts[0].outcome is AttemptOutcome.TIMEOUT  # without it: silence
+    assert off_time >= 3
+
+
+async def test_fifty_jobs_through_one_sentinel_each_get_their_own_usage(
+    write_config: WriteConfig,
+) -> None:
+    with MockApi("openai-chat", "answer", "ok") as api:
+        directory = write_config(
+            backend("agent", ["mock"]),
+            http_provider("agent", "mock", api.origin, sentinel=True),
+        )
+        config = load_config(directory, environ={})
+        async with Orchestrator(config, concurrency=50) as orch:
+            handles = [await orch.submit(Job(prompt="q" * (n + 1))) for n in range(50)]
+            results = [await handle.result() for handle in handles]
+    assert all(result.status == "succeeded" for result in results)
+    assert [r.usage.input_tokens if r.usage else None for r in results] == list(range(1, 51))
+
+
+@pytest.mark.parametrize(
+    ("metadata", "key", "message"),
+    [
+        ('sentinel = "yes"\nOPENAI_BASE_URL = "http://x"\n', "sentinel", "must be true or false"),
+        ("sentinel = true\n", "OPENAI_BASE_URL", "needs OPENAI_BASE_URL set"),
+        ('sentinel = true\nOPENAI_BASE_URL = "file:///x"\n', "OPENAI_BASE_URL", "API base URL"),
+    ],
+)
+def test_sentinel_settings_are_checked_before_any_job(
+    write_config: WriteConfig, metadata: str, key: str, message: str
+) -> None:
+    directory = write_config('[backends.qwen]\nproviders = ["p"]\n', f"[qwen.p]\n{metadata}")
+    with pytest.raises(ConfigValueError) as raised:
+        Orchestrator(load_config(directory, environ={}))
+    assert (raised.value.table, raised.value.key) == ("qwen.p", key)
+    assert message in str(raised.value)
+    assert str(Path(directory) / "provider_metadata.toml") in str(raised.value)
+
+
+def test_a_cli_without_a_base_url_variable_needs_sentinel_env(write_config: WriteConfig) -> None:
+    directory = write_config(
+        '[backends.codex]\nproviders = ["p"]\n',
+        '[codex.p]\nsentinel = true\nOPENAI_BASE_URL = "http://127.0.0.1:1/v1"\n',
+    )
+    with pytest.raises(ConfigValueError, match="sentinel_env"):
+        Orchestrator(load_config(directory, environ={}))
