@@ -241,3 +241,26 @@ def test_a_cli_without_a_base_url_variable_needs_sentinel_env(write_config: Writ
     )
     with pytest.raises(ConfigValueError, match="sentinel_env"):
         Orchestrator(load_config(directory, environ={}))
+
+
+def test_retry_after_in_seconds_or_as_an_http_date() -> None:
+    from orchestrator._sentinel import _retry_after
+
+    now = 1_700_000_000.0
+    assert _retry_after("120", now) == 120
+    assert _retry_after("Tue, 14 Nov 2023 22:15:20 GMT", now) == 120
+    assert _retry_after("Tue, 14 Nov 2023 22:00:00 GMT", now) == 0  # already past
+    assert _retry_after("soon", now) is None
+    assert _retry_after(None, now) is None
+
+
+def test_without_httpx_the_sentinel_says_which_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from orchestrator import UsageError
+
+    monkeypatch.setitem(sys.modules, "httpx", None)
+    with pytest.raises(UsageError, match=r"provider-orchestrator\[sentinel\]"):
+        Sentinel()
