@@ -372,7 +372,13 @@ class Supervisor:
             idle_timeout=job.idle_timeout,
             kill_grace=self.settings.kill_grace,
         )
-        if variable is None or self.sentinel is None:
+        async with AsyncExitStack() as stack:
+            ticket = None
+            if variable is not None and self.sentinel is not None:
+                ticket = await stack.enter_async_context(
+                    self.sentinel.ticket(environment[variable])
+                )
+                environment[variable] = ticket.url
             result = await run_process(
                 invocation.argv,
                 env=environment,
@@ -380,20 +386,9 @@ class Supervisor:
                 stdin=invocation.stdin,
                 limits=limits,
                 scanner=adapter.scanner(request),
+                external=ticket.verdict if ticket is not None else None,
             )
-            return result, None
-        async with self.sentinel.ticket(environment[variable]) as ticket:
-            environment[variable] = ticket.url
-            result = await run_process(
-                invocation.argv,
-                env=environment,
-                cwd=job.cwd,
-                stdin=invocation.stdin,
-                limits=limits,
-                scanner=adapter.scanner(request),
-                external=ticket.verdict,
-            )
-            return result, ticket.usage
+            return result, ticket.usage if ticket is not None else None
 
     def _sentinel_variable(self, provider: ProviderConfig | None) -> str | None:
         if provider is None:

@@ -34,6 +34,7 @@ from orchestrator import Job
 from orchestrator._redis_queue import RedisQueue
 
 from ..redis_server import RedisServer
+from .bench_core import bare
 
 ECHO = "/bin/echo"
 SLOTS_PER_WORKER = 8
@@ -92,20 +93,6 @@ async def through_redis(url: str, tag: str, jobs: int) -> float:
             result = await queue.result(f"{tag}-{index}")
             assert result.status == "succeeded", result.error
         return jobs / (time.perf_counter() - started)
-
-
-async def bare(jobs: int, concurrency: int) -> float:
-    limiter = anyio.CapacityLimiter(concurrency)
-
-    async def one(index: int) -> None:
-        async with limiter:
-            await anyio.run_process([ECHO, f"job {index}"])
-
-    started = time.perf_counter()
-    async with anyio.create_task_group() as group:
-        for index in range(jobs):
-            group.start_soon(one, index)
-    return jobs / (time.perf_counter() - started)
 
 
 def main(jobs: int, rounds: int, counts: list[int]) -> None:
