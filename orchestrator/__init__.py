@@ -59,10 +59,12 @@ from ._events import (
     Subscription,
 )
 from ._job import Attempt, AttemptOutcome, Job, JobMode, JobResult, TokenUsage
-from ._llm_config import BackendConfig, MessageBackendConfig
+from ._llm_config import BackendConfig, MessageBackendConfig, TelemetryConfig
 from ._markers import find_marker, parse_retry_after
 from ._migrate import MigrationResult, migrate
 from ._orchestrator import JobHandle, Orchestrator
+from ._otel_sink import OpenTelemetrySink
+from ._prometheus_sink import PrometheusSink
 from ._provider_manager import ProviderManager
 from ._provider_metadata import ProviderConfig
 from ._registry import available_adapter_names, load_adapter
@@ -108,11 +110,13 @@ __all__ = [
     "MigrationError",
     "MigrationResult",
     "NoProvidersError",
+    "OpenTelemetrySink",
     "Orchestrator",
     "OrchestratorConfig",
     "OrchestratorError",
     "OrchestratorStatus",
     "ProcessOutput",
+    "PrometheusSink",
     "ProviderConfig",
     "ProviderCooledDown",
     "ProviderManager",
@@ -125,6 +129,7 @@ __all__ = [
     "StructlogSink",
     "Subscription",
     "SupervisorSettings",
+    "TelemetryConfig",
     "TokenUsage",
     "UnknownBackendError",
     "UnknownProviderError",

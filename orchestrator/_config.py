@@ -26,7 +26,13 @@ from ._errors import (
     UnsetVariableError,
 )
 from ._expand import ExpansionError, UnsetVariable, expand_tree
-from ._llm_config import BackendConfig, LLMConfig, MessageBackendConfig, parse_llm_config
+from ._llm_config import (
+    BackendConfig,
+    LLMConfig,
+    MessageBackendConfig,
+    TelemetryConfig,
+    parse_llm_config,
+)
 from ._provider_metadata import ProviderConfig, ProviderTables, parse_provider_metadata
 from ._registry import available_adapter_names
 from ._rotation import ProviderRotation
@@ -56,6 +62,7 @@ class OrchestratorConfig:
         providers: ``{backend: (ProviderConfig, ...)}`` in rotation order, for
             every backend (empty tuple in fallback mode).
         warnings: everything worth telling the user that was not an error.
+        telemetry: the ``[telemetry]`` table.
     """
 
     config_dir: Path
@@ -63,6 +70,7 @@ class OrchestratorConfig:
     message_backend: MessageBackendConfig
     providers: Mapping[str, tuple[ProviderConfig, ...]]
     warnings: tuple[ConfigWarning, ...] = field(default=())
+    telemetry: TelemetryConfig = field(default=TelemetryConfig())
 
     def backend(self, name: str) -> BackendConfig:
         """The backend called ``name``; raises UnknownBackendError otherwise."""
@@ -156,6 +164,7 @@ def load_config(
         message_backend=message_backend,
         providers=providers,
         warnings=tuple(warnings),
+        telemetry=llm.telemetry,
     )
 
 
@@ -205,7 +214,11 @@ def _with_implicit_backends(llm: LLMConfig, file: Path, warnings: list[ConfigWar
     )
     if not implicit:
         return llm
-    return LLMConfig(backends={**llm.backends, **implicit}, message_backend=declared)
+    return LLMConfig(
+        backends={**llm.backends, **implicit},
+        message_backend=declared,
+        telemetry=llm.telemetry,
+    )
 
 
 def _check_adapters(llm: LLMConfig, file: Path) -> None:

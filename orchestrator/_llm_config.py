@@ -97,6 +97,23 @@ class MessageBackendConfig(BaseModel):
     order: StringTuple = ()
 
 
+class TelemetryConfig(BaseModel):
+    """The ``[telemetry]`` table: the optional sinks the worker and ``run`` start.
+
+    Attributes:
+        prometheus_port: serve ``/metrics`` on this port (0: any free one).
+        prometheus_host: the address it listens on; loopback unless chosen.
+        opentelemetry: spans and metrics through the process's OpenTelemetry
+            providers (set up by ``opentelemetry-instrument`` or the application).
+    """
+
+    model_config = _STRICT
+
+    prometheus_port: Annotated[int, Field(ge=0, le=65535)] | None = None
+    prometheus_host: str = "127.0.0.1"
+    opentelemetry: bool = False
+
+
 class LLMConfig(BaseModel):
     """The whole of ``llm_config.toml`` after validation (before cross-checks)."""
 
@@ -104,6 +121,7 @@ class LLMConfig(BaseModel):
 
     backends: dict[str, BackendConfig]
     message_backend: MessageBackendConfig
+    telemetry: TelemetryConfig = TelemetryConfig()
 
 
 def parse_llm_config(
@@ -129,10 +147,10 @@ def parse_llm_config(
                     table=table,
                 )
             )
-        elif table not in {"backends", "message_backend", "backend"}:
+        elif table not in {"backends", "message_backend", "backend", "telemetry"}:
             raise ConfigValueError(
-                f"unknown table or key '{table}' (expected [backends.<name>] and "
-                "[message_backend])",
+                f"unknown table or key '{table}' (expected [backends.<name>], "
+                "[message_backend] and [telemetry])",
                 file=file,
                 key=table,
             )
@@ -150,7 +168,12 @@ def parse_llm_config(
         message_backend = MessageBackendConfig.model_validate(message_table)
     except pydantic.ValidationError as exc:
         raise config_error_from_validation(exc, file=file, table="message_backend") from None
-    return LLMConfig(backends=backends, message_backend=message_backend), warnings, holds_secrets
+    try:
+        telemetry = TelemetryConfig.model_validate(data.get("telemetry", {}))
+    except pydantic.ValidationError as exc:
+        raise config_error_from_validation(exc, file=file, table="telemetry") from None
+    llm = LLMConfig(backends=backends, message_backend=message_backend, telemetry=telemetry)
+    return llm, warnings, holds_secrets
 
 
 def _message_backend_table(data: dict[str, Any], file: Path, warnings: list[ConfigWarning]) -> Any:

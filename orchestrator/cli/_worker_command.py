@@ -13,6 +13,7 @@ import typer
 
 from .._errors import UsageError
 from .._spool import Spool
+from .._telemetry import telemetry_sinks
 from .._worker import Worker
 from .._worker_source import JobSource, SpoolSource
 from ._build import build_orchestrator, configure_logging, load_and_warn, warn_state_problems
@@ -54,6 +55,29 @@ def worker_command(
         ),
     ] = 30.0,
     json_logs: Annotated[bool, typer.Option("--json-logs", help="Log JSON lines.")] = False,
+    prometheus_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Serve Prometheus /metrics on this port [default: [telemetry] prometheus_port].",
+            show_default=False,
+        ),
+    ] = None,
+    prometheus_host: Annotated[
+        str | None,
+        typer.Option(
+            help="Address for /metrics [default: [telemetry], else 127.0.0.1].", show_default=False
+        ),
+    ] = None,
+    otel: Annotated[
+        bool,
+        typer.Option(
+            "--otel",
+            help="Spans and metrics through OpenTelemetry (run under opentelemetry-instrument "
+            "to export them) [default: [telemetry] opentelemetry].",
+        ),
+    ] = False,
     config_dir: ConfigDirOption = None,
     state_file: StateFileOption = None,
 ) -> None:
@@ -66,10 +90,28 @@ def worker_command(
     if (spool is None) == (redis is None):
         raise UsageError("Error: give --spool DIR or --redis URL (one of them)")
     config = load_and_warn(config_dir)
+    settings = config.telemetry.model_copy(
+        update={
+            key: value
+            for key, value in {
+                "prometheus_port": prometheus_port,
+                "prometheus_host": prometheus_host,
+                "opentelemetry": otel or None,
+            }.items()
+            if value is not None
+        }
+    )
+    sinks = telemetry_sinks(settings)
+    for sink in sinks:
+        port = getattr(sink, "port", None)  # the Prometheus sink's, once it listens
+        if port is not None:
+            where = f"http://{settings.prometheus_host}:{port}/metrics"
+            print(f"metrics on {where}", file=sys.stderr, flush=True)
     orchestrator = build_orchestrator(
         config,
         state_file=state_file,
         concurrency=concurrency,
+        sinks=sinks,
         redis_url=redis,
         redis_prefix=redis_prefix,
     )
