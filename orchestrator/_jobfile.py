@@ -77,7 +77,12 @@ def job_from_fields(fields: dict[str, Any], path: Path, base_dir: Path) -> Job:
             raise JobFileError(path, "give either 'prompt' or 'prompt_file', not both")
         fields["prompt"] = _read_prompt_file(fields.pop("prompt_file"), path, base_dir)
     if "cwd" in fields and isinstance(fields["cwd"], str):
-        fields["cwd"] = base_dir / Path(fields["cwd"]).expanduser()
+        if "\x00" in fields["cwd"]:
+            raise JobFileError(path, "must not contain NUL characters", "cwd")
+        cwd = base_dir / Path(fields["cwd"]).expanduser()
+        if not cwd.is_dir():
+            raise JobFileError(path, f"'{fields['cwd']}' is not a directory", "cwd")
+        fields["cwd"] = cwd
     id_from_name = "id" not in fields
     fields.setdefault("id", path.name.rsplit(".", 1)[0])
     try:
@@ -141,9 +146,21 @@ def _parse_json(data: bytes, path: Path) -> dict[str, Any]:
 
 
 def _read_prompt_file(value: object, path: Path, base_dir: Path) -> str:
+    """The prompt file's text; only files inside ``base_dir`` may be read.
+
+    A job file comes from whoever can drop files into the spool: without the
+    fence, ``prompt_file = "/home/me/.ssh/id_rsa"`` would send that file to a
+    provider as the prompt.
+    """
     if not isinstance(value, str) or not value:
         raise JobFileError(path, "must be a file name", "prompt_file")
-    prompt_path = base_dir / Path(value).expanduser()
+    prompt_path = (base_dir / value).resolve()
+    if Path(value).is_absolute() or not prompt_path.is_relative_to(base_dir.resolve()):
+        raise JobFileError(
+            path,
+            f"'{value}' is outside the job file's directory; prompt files must be inside it",
+            "prompt_file",
+        )
     data = _read_limited(prompt_path, path, "prompt_file")
     try:
         return data.decode("utf-8")

@@ -24,6 +24,9 @@ from ._jobfile import JobFileError, load_job_file
 from ._spool import Claimed, Spool
 
 logger = structlog.get_logger("orchestrator.worker")
+#: Waits between tries to file a result (a full disk, say): doubling, capped.
+FILING_RETRY_FIRST = 0.5
+FILING_RETRY_MAX = 5.0
 
 #: Seconds between rescans of incoming/ while nothing is queued.
 RESCAN_INTERVAL = 2.0
@@ -94,6 +97,7 @@ class SpoolSource:
         self._rescan_interval = rescan_interval
         self._queued: set[str] = set()
         self._claims: dict[str, Claimed] = {}
+        self._stopping = False
         # Loop-bound objects are made in ``running``: a source built in sync
         # code then runs under trio or asyncio.
         self._queue_empty: anyio.Event | None = None
@@ -122,6 +126,7 @@ class SpoolSource:
                     self._receive.close()
 
     def stop_taking(self) -> None:
+        self._stopping = True
         if self._intake_scope is not None:
             self._intake_scope.cancel()
         if self._watch_stop is not None:
@@ -144,7 +149,32 @@ class SpoolSource:
                 return self._read(claimed)
 
     async def finish(self, delivery: Delivery, result: JobResult) -> bool:
-        self.spool.finish(self._claims.pop(delivery.token), result)
+        """File the result; a full disk or a write error is retried, never lost.
+
+        While filing fails (the error is logged each time) the job file stays
+        claimed in ``processing/``; a worker stopped meanwhile gives it back to
+        ``incoming/`` (or, killed, leaves it for recovery), so it runs again.
+        """
+        claimed = self._claims[delivery.token]
+        for attempt in range(1_000_000_000):
+            try:
+                self.spool.finish(claimed, result)
+                break
+            except OSError as exc:
+                delay = min(FILING_RETRY_MAX, FILING_RETRY_FIRST * 2**attempt)
+                logger.error(
+                    "cannot file the result; retrying",
+                    input=delivery.label,
+                    error=exc.strerror or str(exc),
+                    retry_in=delay,
+                )
+                if self._stopping:
+                    logger.warning(
+                        "job left in processing/ for the next start", input=delivery.label
+                    )
+                    return False
+                await anyio.sleep(delay)
+        del self._claims[delivery.token]
         return True
 
     async def requeue(self, delivery: Delivery) -> None:

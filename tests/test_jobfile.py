@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orchestrator import JobMode
 from orchestrator._jobfile import (
@@ -18,6 +21,7 @@ from orchestrator._jobfile import (
 
 
 def test_toml_job_with_every_field(tmp_path: Path) -> None:
+    (tmp_path / "repo").mkdir()
     path = tmp_path / "fix.toml"
     path.write_text(
         'id = "fix-1"\nprompt = "fix it"\nbackend = "qwen"\nmodel = "m"\nmode = "noedit"\n'
@@ -108,3 +112,85 @@ def test_schema_offers_prompt_or_prompt_file() -> None:
     assert {"prompt", "prompt_file", "backend", "timeout"} <= set(schema["properties"])
     assert schema["oneOf"] == [{"required": ["prompt"]}, {"required": ["prompt_file"]}]
     assert "prompt" not in schema.get("required", [])
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "problem"),
+    [
+        ('prompt_file = "/etc/passwd"\n', "prompt_file", "outside the job file's directory"),
+        ('prompt_file = "../secret.txt"\n', "prompt_file", "outside the job file's directory"),
+        ('prompt_file = "link.txt"\n', "prompt_file", "outside the job file's directory"),
+        ('prompt = "x"\ncwd = "no-such-dir"\n', "cwd", "is not a directory"),
+        ('prompt = "x"\ncwd = "a\\u0000b"\n', "cwd", "NUL"),
+        ('prompt = "a\\u0000b"\n', "prompt", "NUL"),
+        ('prompt = "x"\ntimeout = "soon"\n', "timeout", "number"),
+        ('prompt = "x"\nmetadata = 3\n', "metadata", "dictionary"),
+        ("prompt = " + "[" * 5000 + "]" * 5000 + "\n", None, "nested too deeply"),
+    ],
+)
+def test_hostile_job_files_are_refused_clearly(
+    tmp_path: Path, text: str, field: str | None, problem: str
+) -> None:
+    (tmp_path / "secret.txt").write_text("do not send")
+    jobs = tmp_path / "spool"
+    jobs.mkdir()
+    (jobs / "link.txt").symlink_to(tmp_path / "secret.txt")  # a link out of the folder
+    path = jobs / "evil.toml"
+    path.write_text(text)
+    with pytest.raises(JobFileError) as raised:
+        load_job_file(path)
+    assert raised.value.field == field
+    assert problem in str(raised.value)
+    assert "do not send" not in str(raised.value)
+
+
+def test_a_binary_job_file_is_refused(tmp_path: Path) -> None:
+    for name in ("blob.toml", "blob.json"):
+        path = tmp_path / name
+        path.write_bytes(b"\xff\xfe\x00\x01" * 100)
+        with pytest.raises(JobFileError, match=r"UTF-8|invalid JSON"):
+            load_job_file(path)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=2000), suffix=st.sampled_from([".toml", ".json"]))
+def test_any_bytes_are_a_job_or_a_job_file_error(data: bytes, suffix: str) -> None:
+    """Whatever lands in the spool, parsing ends in a job or a JobFileError, nothing else."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / f"fuzz{suffix}"
+        path.write_bytes(data)
+        outcome = parse_or_error(path)
+        assert outcome == "a job" or str(path) in outcome
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(fields=st.dictionaries(
+    st.sampled_from(["id", "prompt", "backend", "model", "mode", "cwd", "timeout",
+                     "idle_timeout", "metadata", "prompt_file", "other"]),
+    JSON_VALUES, max_size=6,
+))  # fmt: skip
+def test_any_fields_are_a_job_or_an_error_naming_a_field(fields: dict[str, object]) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "fuzz.json"
+        path.write_text(json.dumps(fields))
+        outcome = parse_or_error(path)
+        assert outcome == "a job" or str(path) in outcome
+
+
+def parse_or_error(path: Path) -> str:
+    """ "a job", or the JobFileError's message; any other exception fails the test."""
+    try:
+        job = load_job_file(path)
+    except JobFileError as exc:
+        return str(exc)
+    assert job.prompt.strip()
+    return "a job"

@@ -106,6 +106,23 @@ async def test_output_is_bounded_to_the_tail() -> None:
     assert result.output.stdout_truncated
 
 
+async def test_a_gigabyte_flood_is_held_in_bounded_memory() -> None:
+    """1 GiB on stdout and on stderr each: only the tails are kept, memory stays flat."""
+    import resource
+
+    flood = "head -c 1073741824 /dev/zero; head -c 1073741824 /dev/zero >&2; echo END"
+    limits = RunLimits(stdout_limit=64 * 1024, stderr_limit=64 * 1024)
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
+    result = await run_process(["/bin/sh", "-c", flood], env=BASE_ENV, limits=limits)
+    peak_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert result.output.exit_code == 0
+    assert result.output.stdout_truncated
+    assert len(result.output.stdout) == 64 * 1024
+    assert result.output.stdout.endswith("END\n")
+    assert len(result.output.stderr) == 64 * 1024
+    assert peak_after - peak_before < 64 * 1024  # under 64 MiB more, for 2 GiB read
+
+
 async def test_total_timeout_kills_the_whole_group() -> None:
     """On the total timeout the child and its grandchild are gone."""
     code = SPAWN_GRANDCHILD.format(after="time.sleep(60)")

@@ -133,3 +133,71 @@ async def test_cancelling_the_worker_loses_no_job(write_config: WriteConfig, spo
             group.cancel_scope.cancel()
     assert spool.pending() == ["hangs.toml"]
     assert list(spool.processing.iterdir()) == []
+
+
+async def test_a_full_disk_delays_filing_but_loses_no_result(
+    write_config: WriteConfig, spool: Spool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Filing fails twice with ENOSPC: retried, the worker goes on, the result lands."""
+    import errno
+
+    import orchestrator._worker_source as worker_source
+
+    monkeypatch.setattr(worker_source, "FILING_RETRY_FIRST", 0.05)
+    real_finish = Spool.finish
+    failures = {"left": 2}
+
+    def full_disk(self: Spool, claimed: object, result: object) -> Path:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_finish(self, claimed, result)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Spool, "finish", full_disk)
+    directory = write_config(backend("agent", ["a"]), provider("agent", "a"))
+    (spool.incoming / "first.toml").write_text('prompt = "first"\n')
+    worker = make_worker(directory, spool)
+    async with anyio.create_task_group() as group:
+        await group.start(worker.run)
+        await wait_for(lambda: "first" in results(spool.done))
+        (spool.incoming / "second.toml").write_text('prompt = "second"\n')
+        await wait_for(lambda: "second" in results(spool.done))
+        worker.stop(drain_timeout=5)
+    assert failures["left"] == 0
+    assert worker.counts.succeeded == 2
+    assert list(spool.processing.glob("*/*.toml")) == []
+
+
+async def test_a_worker_stopped_while_the_disk_is_full_gives_the_job_back(
+    write_config: WriteConfig, spool: Spool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import orchestrator._worker_source as worker_source
+
+    monkeypatch.setattr(worker_source, "FILING_RETRY_FIRST", 0.05)
+
+    def full_disk(self: Spool, claimed: object, result: object) -> Path:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    directory = write_config(backend("agent", ["a"]), provider("agent", "a"))
+    (spool.incoming / "stuck.toml").write_text('prompt = "stuck"\n')
+    with monkeypatch.context() as patch:
+        patch.setattr(Spool, "finish", full_disk)
+        worker = make_worker(directory, spool)
+        async with anyio.create_task_group() as group:
+            await group.start(worker.run)
+            await wait_for(lambda: worker.counts.succeeded == 0 and not spool_has_incoming(spool))
+            await anyio.sleep(0.3)  # a few failed tries
+            worker.stop(drain_timeout=5)
+    assert [path.name for path in spool.incoming.iterdir()] == ["stuck.toml"]  # given back
+    # The next worker (the disk has room again) runs it and files it.
+    again = make_worker(directory, spool)
+    async with anyio.create_task_group() as group:
+        await group.start(again.run)
+        await wait_for(lambda: "stuck" in results(spool.done))
+        again.stop(drain_timeout=5)
+
+
+def spool_has_incoming(spool: Spool) -> bool:
+    return any(spool.incoming.glob("*.toml"))
