@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import pydantic
 import structlog
-from coredis.tokens import PureToken
 
 from ._job import Job, JobResult
 from ._redis_connection import connected, redis_errors, until_done
@@ -63,6 +62,17 @@ redis.call('EXPIRE', KEYS[3], ARGV[5])
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 return 1
+"""
+
+# Queue a job unless its idempotency key was used: the first job's id either way,
+# in one step (a submitter dying half-way cannot leave a key without its job).
+# KEYS: idempotency key, jobs stream. ARGV: job id, job JSON, ttl.
+SUBMIT_ONCE = """
+local first = redis.call('GET', KEYS[1])
+if first then return first end
+redis.call('XADD', KEYS[2], '*', 'job', ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return ARGV[1]
 """
 
 # Give a job back (a drained worker): a fresh entry, the old one acknowledged.
@@ -108,6 +118,7 @@ class RedisQueue:
     def __init__(self, client: coredis.Redis[str], keys: RedisKeys = RedisKeys()) -> None:
         self._client = client
         self.keys = keys
+        self._submit_once = client.register_script(SUBMIT_ONCE)
 
     @classmethod
     @asynccontextmanager
@@ -117,15 +128,14 @@ class RedisQueue:
 
     async def submit(self, job: Job, *, idempotency_key: str | None = None) -> str:
         """Queue ``job``; returns its id (the first job's id for a repeated idempotency key)."""
-        if idempotency_key is not None:
-            key = self.keys.idempotency(idempotency_key)
-            first = await self._client.set(key, job.id, condition=PureToken.NX, ex=IDEMPOTENCY_TTL)
-            if not first:
-                existing = await self._client.get(key)
-                if existing is not None:
-                    return existing
-        await self._client.xadd(self.keys.jobs, {"job": job.model_dump_json()})
-        return job.id
+        if idempotency_key is None:
+            await self._client.xadd(self.keys.jobs, {"job": job.model_dump_json()})
+            return job.id
+        first: object = await self._submit_once(
+            keys=[self.keys.idempotency(idempotency_key), self.keys.jobs],
+            args=[job.id, job.model_dump_json(), IDEMPOTENCY_TTL],
+        )
+        return str(first)
 
     async def dead_letters(self, count: int = 100) -> list[DeadLetter]:
         """The oldest ``count`` entries of the dead-letter stream (``<prefix>:dead``)."""

@@ -110,3 +110,21 @@ async def test_a_drained_job_goes_back_to_the_stream(
     assert worker.counts.requeued == 1
     assert [Job.model_validate_json(e.field_values["job"]).id for e in entries] == [job_id]
     assert pending.pending == 0  # type: ignore[union-attr]
+
+
+async def test_concurrent_submits_with_one_idempotency_key_queue_one_job(
+    redis_server: RedisServer,
+) -> None:
+    ids: list[str] = []
+    async with RedisQueue.connect(redis_server.url, "q") as queue:
+
+        async def submit(number: int) -> None:
+            ids.append(await queue.submit(Job(id=f"try-{number}", prompt="x"), idempotency_key="k"))
+
+        async with anyio.create_task_group() as group:
+            for number in range(20):
+                group.start_soon(submit, number)
+        length = await queue._client.xlen(KEYS.jobs)
+    assert length == 1
+    assert len(set(ids)) == 1
+    assert ids[0].startswith("try-")

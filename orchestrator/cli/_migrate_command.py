@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +11,7 @@ import typer
 
 from .._config import PROVIDER_METADATA_FILE, default_config_dir
 from .._migrate import migrate
+from ._config_commands import REDACTED
 from ._options import ConfigDirOption
 
 
@@ -30,7 +33,11 @@ def migrate_command(
     target = output or (config_dir or default_config_dir()) / PROVIDER_METADATA_FILE
     result = migrate(source, target, force=force, dry_run=dry_run)
     if dry_run:
-        print(result.text, end="")
+        print(hide_settings(result.text), end="")
+        print(
+            "(values of UPPERCASE settings are hidden; without --dry-run they are written)",
+            file=sys.stderr,
+        )
         return
     print(
         f"Migrated {len(result.providers)} provider(s) to {result.target}: "
@@ -38,3 +45,26 @@ def migrate_command(
     )
     if result.backup is not None:
         print(f"Previous file kept as {result.backup}")
+
+
+#: ``name = "value"`` lines, as tomli-w writes them.
+_SETTING = re.compile(r'^(?P<key>[A-Za-z_][A-Za-z0-9_-]*) = "(?P<value>(?:[^"\\]|\\.)*)"$', re.M)
+#: Lowercase keys that hold credentials in old files (``api_key`` is kept as an option).
+_SECRET_WORDS = ("key", "token", "secret", "password")
+_REFERENCE_ONLY = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$")
+
+
+def hide_settings(text: str) -> str:
+    """The migrated file with settings and credential-like options masked.
+
+    ``${VAR}`` references stay: they name a secret, they are not one.
+    """
+
+    def mask(match: re.Match[str]) -> str:
+        key = match["key"]
+        secret = key.isupper() or any(word in key.lower() for word in _SECRET_WORDS)
+        if not secret or _REFERENCE_ONLY.fullmatch(match["value"]):
+            return match[0]
+        return f'{key} = "{REDACTED}"'
+
+    return _SETTING.sub(mask, text)

@@ -84,11 +84,11 @@ def test_usage_error_exits_2() -> None:
 def test_migrate_command(tmp_path: Path) -> None:
     """migrate writes into --config-dir, refuses to overwrite, and --dry-run only prints."""
     source = tmp_path / "qwen-providers.toml"
-    source.write_text('[ms]\napi_key = "k"\n')
+    source.write_text('[ms]\napi_key = "sk-secret-key"\n[ref]\napi_key = "${REF_KEY}"\n')
     config_dir = tmp_path / "conf"
     first = orchestrator("migrate", str(source), "--config-dir", str(config_dir))
     assert first.returncode == 0, first.stderr
-    assert "Migrated 1 provider(s)" in first.stdout
+    assert "Migrated 2 provider(s)" in first.stdout
     assert (config_dir / "provider_metadata.toml").exists()
     again = orchestrator("migrate", str(source), "--config-dir", str(config_dir))
     assert again.returncode == 2
@@ -96,6 +96,10 @@ def test_migrate_command(tmp_path: Path) -> None:
     dry = orchestrator("migrate", str(source), "--dry-run", "--output", str(tmp_path / "x.toml"))
     assert dry.returncode == 0
     assert "[qwen.ms]" in dry.stdout
+    assert "sk-secret-key" not in dry.stdout  # the keys are hidden when only shown
+    assert '= "<redacted>"' in dry.stdout
+    assert '= "${REF_KEY}"' in dry.stdout  # a reference is not a secret
+    assert "hidden" in dry.stderr
     assert not (tmp_path / "x.toml").exists()
     forced = orchestrator("migrate", str(source), "--config-dir", str(config_dir), "--force")
     assert forced.returncode == 0
