@@ -12,6 +12,7 @@ import anyio
 import typer
 
 from .._errors import UsageError
+from .._prometheus_sink import PrometheusSink
 from .._spool import Spool
 from .._telemetry import telemetry_sinks
 from .._worker import Worker
@@ -103,9 +104,8 @@ def worker_command(
     )
     sinks = telemetry_sinks(settings)
     for sink in sinks:
-        port = getattr(sink, "port", None)  # the Prometheus sink's, once it listens
-        if port is not None:
-            where = f"http://{settings.prometheus_host}:{port}/metrics"
+        if isinstance(sink, PrometheusSink):  # listening already: say where (port 0: which)
+            where = f"http://{settings.prometheus_host}:{sink.port}/metrics"
             print(f"metrics on {where}", file=sys.stderr, flush=True)
     orchestrator = build_orchestrator(
         config,
