@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 logger = structlog.get_logger("orchestrator.redis")
 
 GROUP = "workers"
+#: Own pending entries looked at after a cut-off read (more than any worker runs at once).
+OWN_PENDING_SCAN = 1000
 RESULT_TTL = 7 * 24 * 3600
 IDEMPOTENCY_TTL = 7 * 24 * 3600
 
@@ -208,6 +210,7 @@ class RedisJobSource:
         self._in_flight: set[str] = set()
         self._stopping = False
         self._next_reclaim = 0.0
+        self._check_own_pending = False
         self.label = f"redis stream {keys.jobs}"
 
     @asynccontextmanager
@@ -237,6 +240,8 @@ class RedisJobSource:
             try:
                 delivery = await self._take_one()
             except redis_errors() as exc:
+                # A read cut off may have been delivered without reaching us.
+                self._check_own_pending = True
                 logger.warning("redis unavailable, retrying", step="read jobs", error=str(exc))
                 await anyio.sleep(0.5)
                 continue
@@ -284,6 +289,10 @@ class RedisJobSource:
     async def _take_one(self) -> Delivery | None:
         import coredis.exceptions
 
+        if self._check_own_pending:
+            lost = await self._own_lost_entry()
+            if lost is not None:
+                return lost
         if anyio.current_time() >= self._next_reclaim:
             self._next_reclaim = anyio.current_time() + self._visibility_ms / 3000
             reclaimed = await self._reclaim()
@@ -303,6 +312,22 @@ class RedisJobSource:
         for entry in reply.get(self.keys.jobs, ()):
             raw = entry.field_values.get("job")
             return self._delivery(str(entry.identifier), str(raw) if raw else None)
+        return None
+
+    async def _own_lost_entry(self) -> Delivery | None:
+        """An entry Redis delivered to this worker whose reply was lost with the
+        connection: it is this worker's already, so it runs now rather than
+        after the visibility timeout. Cleared once none is left."""
+        reply = await self._client.xreadgroup(
+            GROUP, self.consumer, streams={self.keys.jobs: "0"}, count=OWN_PENDING_SCAN
+        )
+        for entry in (reply or {}).get(self.keys.jobs, ()):
+            identifier = str(entry.identifier)
+            if identifier not in self._in_flight:
+                raw = entry.field_values.get("job")
+                logger.info("picked up a job whose delivery was cut off", entry=identifier)
+                return self._delivery(identifier, str(raw) if raw else None)
+        self._check_own_pending = False
         return None
 
     async def _reclaim(self) -> Delivery | None:

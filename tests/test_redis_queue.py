@@ -128,3 +128,25 @@ async def test_concurrent_submits_with_one_idempotency_key_queue_one_job(
     assert length == 1
     assert len(set(ids)) == 1
     assert ids[0].startswith("try-")
+
+
+async def test_a_delivery_cut_off_with_the_connection_runs_at_once(
+    redis_server: RedisServer,
+) -> None:
+    """Redis delivered an entry to this worker but the reply was lost (the read failed):
+    the worker finds it among its own pending entries, not after the visibility timeout."""
+    source = RedisJobSource(redis_server.url, KEYS, visibility_timeout=60)
+    async with RedisQueue.connect(redis_server.url, "q") as queue, source.running():
+        job_id = await queue.submit(Job(prompt="lost in transit"))
+        # What the failed read did on the server: delivered to this consumer.
+        await queue._client.xreadgroup(
+            "workers", source.consumer, streams={KEYS.jobs: ">"}, count=1
+        )
+        source._check_own_pending = True  # what take() sets when a read fails
+        with anyio.fail_after(5):
+            delivery = await source.take()
+        assert delivery is not None
+        assert delivery.job is not None
+        assert delivery.job.id == job_id
+        assert source._check_own_pending  # one found; checked again next time
+        source.stop_taking()
