@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._json import loads_or_none, token_usage
-from .generic import CliAdapter, ParsedOutput, plain_text
+from .generic import AUTH_MARKERS, CliAdapter, ParsedOutput, plain_text
 
 
 def parse_codex(stdout: str) -> ParsedOutput:
@@ -67,6 +67,18 @@ ADAPTER = CliAdapter(
     model_flag="-m",
     output_args=("--json", "--skip-git-repo-check"),
     prompt_style="positional",
-    usage_markers=("rate limit", "usage limit", "upgrade to pro", "too many requests"),
+    # codex 0.169.0 with a ChatGPT plan (or a 429 usage_limit_reached body):
+    # "You\u2019ve hit your usage limit. ... try again at 5:03 AM." in local time.
+    usage_markers=(
+        "rate limit",
+        "usage limit",
+        "upgrade to pro",
+        "too many requests",
+        "out of credits",
+    ),
+    # A ChatGPT plan without Codex: no wait helps ("usage_not_included").
+    auth_markers=(*AUTH_MARKERS, "to use codex with your chatgpt plan"),
     parse=parse_codex,
+    default_idle_timeout=900.0,
+    limit_signal="its error events (usage-limit text with the reset time) when it gives up",
 )

@@ -7,15 +7,17 @@ implementation of argv building and classification they all share.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from orchestrator import (
     AttemptOutcome,
     AttemptRequest,
     Classification,
+    Headroom,
     Invocation,
     ProcessOutput,
     Stream,
@@ -25,7 +27,14 @@ from orchestrator import (
     parse_retry_after,
 )
 
+T = TypeVar("T")
 PromptStyle = Literal["option", "print_flag", "positional", "stdin"]
+#: Judges one JSON line of stdout (an event of a stream-json mode) at Unix time ``now``.
+LineJudge = Callable[[dict[str, Any], float], Classification | None]
+#: Reads a headroom reading (a near-limit warning) from one JSON line of stdout.
+LineHeadroom = Callable[[dict[str, Any], float], Headroom | None]
+#: A stdout line longer than this is not judged (it is still kept in the output).
+JUDGED_LINE_LIMIT = 1024 * 1024
 
 #: Texts that mean "try again shortly", for every CLI.
 TRANSIENT_MARKERS = (
@@ -40,6 +49,20 @@ TRANSIENT_MARKERS = (
     "socket hang up",
     "fetch failed",
     "network error",
+)
+#: Texts that mean "the CLI refused the job itself" (its options, its prompt):
+#: another provider of the same backend would refuse it the same way. Argument
+#: parsers' wordings: commander and yargs (the node CLIs), clap (codex).
+REJECTION_MARKERS = (
+    "error: unknown option",
+    "error: missing required argument",
+    "error: option '",
+    "unknown argument",
+    "unknown arguments:",
+    "not enough arguments",
+    "invalid values:",
+    "error: unexpected argument",
+    "error: invalid value",
 )
 #: Texts that mean "the credentials are wrong", for every CLI.
 AUTH_MARKERS = (
@@ -91,6 +114,21 @@ class CliAdapter:
         parse: reads the output mode's text.
         base_url_env: the variable holding the API base URL, which the
             sentinel replaces with its own address (None: not settable).
+        line_judge: reads each JSON line of stdout while the CLI runs (and
+            after it ended) for structured limit events, e.g. claude's
+            ``rate_limit_event``.
+        line_headroom: reads near-limit warnings from stdout's JSON lines
+            (claude's ``allowed_warning``), kept as the provider's headroom.
+        rejection_markers: texts meaning the CLI refused the job or its
+            options; such an attempt fails the job instead of rotating.
+        default_idle_timeout: seconds without output after which an attempt
+            is ended when neither the job nor the backend says otherwise:
+            longer than the CLI's longest silent stretch in its streaming
+            output mode (a tool call), so only a hung attempt is cut.
+        limit_signal: how this CLI shows a limit when the sentinel does not
+            watch its provider (shown by ``config check``).
+        silent_on_limits: without the sentinel, a limit may show no sign
+            until the CLI gives up (qwen): only the idle timeout ends it.
     """
 
     name: str
@@ -106,6 +144,12 @@ class CliAdapter:
     live_stdout_auth_markers: tuple[str, ...] = ()
     parse: Callable[[str], ParsedOutput] = field(default=plain_text)
     base_url_env: str | None = None
+    line_judge: LineJudge | None = None
+    line_headroom: LineHeadroom | None = None
+    rejection_markers: tuple[str, ...] = REJECTION_MARKERS
+    default_idle_timeout: float | None = None
+    limit_signal: str = "its error text when it exits (usage_markers)"
+    silent_on_limits: bool = False
 
     def build(self, request: AttemptRequest) -> Invocation:
         """``launcher + subcommand + options + model + output mode + prompt``.
@@ -133,6 +177,8 @@ class CliAdapter:
             stderr_markers=markers,
             stdout_markers=self.live_stdout_markers,
             stdout_auth_markers=self.live_stdout_auth_markers,
+            line_judge=self.line_judge,
+            time_zone=request.time_zone,
         )
 
     def classify(self, request: AttemptRequest, output: ProcessOutput) -> Classification:
@@ -144,17 +190,19 @@ class CliAdapter:
         if output.launch_error is not None:
             return Classification(AttemptOutcome.LAUNCH_ERROR, output.launch_error)
         parsed = self.parse(output.stdout)
+        headroom = self._latest_headroom(output.stdout)
         if output.exit_code == 0 and output.timed_out is None and not parsed.is_error:
             return Classification(
                 AttemptOutcome.SUCCESS,
                 answer=parsed.answer,
                 session_id=parsed.session_id,
                 usage=parsed.usage,
+                headroom=headroom,
             )
         error_text = "\n".join(
             part for part in (parsed.error_text, output.stderr, _stdout_if_failed(output)) if part
         )
-        verdict = self._error_verdict(request, error_text)
+        verdict = self._judged_lines(output.stdout) or self._error_verdict(request, error_text)
         if verdict is None and output.timed_out is not None:
             verdict = Classification(AttemptOutcome.TIMEOUT, _timeout_message(output))
         if verdict is None:
@@ -165,15 +213,35 @@ class CliAdapter:
             verdict.retry_after,
             session_id=parsed.session_id,
             usage=parsed.usage,
+            headroom=headroom,
         )
+
+    def _latest_headroom(self, stdout: str) -> Headroom | None:
+        if self.line_headroom is None:
+            return None
+        now = time.time()
+        readings = [read_line(self.line_headroom, line, now) for line in stdout.splitlines()]
+        return next((reading for reading in reversed(readings) if reading is not None), None)
+
+    def _judged_lines(self, stdout: str) -> Classification | None:
+        """The first limit or auth verdict among stdout's JSON lines (see ``line_judge``)."""
+        if self.line_judge is None:
+            return None
+        now = time.time()
+        for line in stdout.splitlines():
+            verdict = read_line(self.line_judge, line, now)
+            if verdict is not None:
+                return verdict
+        return None
 
     def _error_verdict(self, request: AttemptRequest, text: str) -> Classification | None:
         marker = find_marker(text, (*self.usage_markers, *request.backend.usage_markers))
         if marker is not None:
-            return limit_classification(marker, text)
+            return limit_classification(marker, text, request.time_zone)
         for outcome, markers in (
             (AttemptOutcome.AUTH_ERROR, self.auth_markers),
             (AttemptOutcome.TRANSIENT_ERROR, self.transient_markers),
+            (AttemptOutcome.REJECTED, self.rejection_markers),
         ):
             found = find_marker(text, markers)
             if found is not None:
@@ -222,9 +290,31 @@ class LimitScanner:
     stderr_markers: tuple[str, ...]
     stdout_markers: tuple[str, ...]
     stdout_auth_markers: tuple[str, ...] = ()
+    line_judge: LineJudge | None = None
+    time_zone: str | None = None
     _carry: dict[str, str] = field(default_factory=dict)
+    _line: str = ""
 
     def feed(self, stream: Stream, text: str) -> Classification | None:
+        if stream == "stdout" and self.line_judge is not None:
+            verdict = self._judge_lines(text)
+            if verdict is not None:
+                return verdict
+        return self._find_markers(stream, text)
+
+    def _judge_lines(self, text: str) -> Classification | None:
+        assert self.line_judge is not None
+        *complete, self._line = (self._line + text).split("\n")
+        if len(self._line) > JUDGED_LINE_LIMIT:
+            self._line = ""
+        now = time.time()
+        for line in complete:
+            verdict = read_line(self.line_judge, line, now)
+            if verdict is not None:
+                return verdict
+        return None
+
+    def _find_markers(self, stream: Stream, text: str) -> Classification | None:
         limits = self.stderr_markers if stream == "stderr" else self.stdout_markers
         auth = self.stdout_auth_markers if stream == "stdout" else ()
         if not (limits or auth):
@@ -234,20 +324,37 @@ class LimitScanner:
         self._carry[stream] = window[-keep:]
         marker = find_marker(window, limits)
         if marker is not None:
-            return limit_classification(marker, window)
+            return limit_classification(marker, window, self.time_zone)
         marker = find_marker(window, auth)
         if marker is not None:
             return Classification(AttemptOutcome.AUTH_ERROR, f"auth error: {marker!r}")
         return None
 
 
-def limit_classification(marker: str, text: str) -> Classification:
-    """A usage-limit verdict with the wait the text announces, if any."""
+def limit_classification(marker: str, text: str, time_zone: str | None = None) -> Classification:
+    """A usage-limit verdict with the wait the text announces, if any.
+
+    ``time_zone``: the child's ``TZ``, for reset times printed in local time.
+    """
     return Classification(
         AttemptOutcome.USAGE_LIMIT,
         f"usage limit: {marker!r}",
-        retry_after=parse_retry_after(text, time.time()),
+        retry_after=parse_retry_after(text, time.time(), time_zone),
     )
+
+
+def read_line(
+    reader: Callable[[dict[str, Any], float], T | None], line: str, now: float
+) -> T | None:
+    """What ``reader`` makes of one stdout line, when it is a JSON object."""
+    line = line.strip()
+    if not line.startswith("{") or len(line) > JUDGED_LINE_LIMIT:
+        return None
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return reader(value, now) if isinstance(value, dict) else None
 
 
 def _stdout_if_failed(output: ProcessOutput) -> str:

@@ -1,10 +1,14 @@
-"""Qwen Code (``qwen``): ``qwen -m MODEL -o json -p PROMPT``.
+"""Qwen Code (``qwen``): ``qwen -m MODEL -o stream-json -p PROMPT``.
 
 Given HTTP 429, qwen retries silently for minutes (see shared/cli-notes.md):
-the limit texts below only appear once it gives up, so jobs on qwen want an
-idle timeout. When it does give up, or cannot reach its API at all, qwen
-0.15 still exits 0 with a "successful" result whose text is
-``[API Error: ...]``: that is an error, never an answer.
+the limit texts below only appear once it gives up. The sentinel, on by
+default for providers that set ``OPENAI_BASE_URL``, sees the 429 itself.
+When qwen does give up, or cannot reach its API at all, qwen 0.15 still exits
+0 with a "successful" result whose text is ``[API Error: ...]``: that is an
+error, never an answer.
+
+stream-json rather than json: one line per message as the agent works, so
+an idle timeout measures silence, not the length of the task.
 """
 
 from __future__ import annotations
@@ -29,9 +33,12 @@ ADAPTER = CliAdapter(
     name="qwen",
     binary="qwen",
     model_flag="-m",
-    output_args=("-o", "json"),
+    output_args=("-o", "stream-json"),
     prompt_style="option",
     usage_markers=("rate limit", "quota", "429"),
     parse=parse_qwen,
     base_url_env="OPENAI_BASE_URL",
+    default_idle_timeout=900.0,
+    limit_signal="none while it retries: qwen retries a 429 in silence until it gives up",
+    silent_on_limits=True,
 )

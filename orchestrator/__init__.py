@@ -53,14 +53,15 @@ from ._events import (
     JobFailed,
     JobQueued,
     JobSucceeded,
+    JobWaiting,
     ProviderCooledDown,
+    ProviderHeadroom,
     ProviderRecovered,
     ProviderRotated,
     Subscription,
 )
 from ._job import Attempt, AttemptOutcome, Job, JobMode, JobResult, TokenUsage
 from ._llm_config import BackendConfig, MessageBackendConfig, TelemetryConfig
-from ._markers import find_marker, parse_retry_after
 from ._migrate import MigrationResult, migrate
 from ._orchestrator import JobHandle, Orchestrator
 from ._otel_sink import OpenTelemetrySink
@@ -72,6 +73,7 @@ from ._rotation import ProviderRotation, WaitUntil
 from ._sinks import JsonlFileSink, Sink, StructlogSink
 from ._status import BackendStatus, OrchestratorStatus, ProviderStatus
 from ._supervisor import SupervisorSettings
+from .limits import Headroom, find_marker, parse_reset_time, parse_retry_after
 
 __all__ = [
     "CONFIG_DIR_VARIABLE",
@@ -96,6 +98,7 @@ __all__ = [
     "ConfigWarning",
     "Event",
     "EventBus",
+    "Headroom",
     "Invocation",
     "Job",
     "JobFailed",
@@ -104,6 +107,7 @@ __all__ = [
     "JobQueued",
     "JobResult",
     "JobSucceeded",
+    "JobWaiting",
     "JsonlFileSink",
     "LiveScanner",
     "MessageBackendConfig",
@@ -119,6 +123,7 @@ __all__ = [
     "PrometheusSink",
     "ProviderConfig",
     "ProviderCooledDown",
+    "ProviderHeadroom",
     "ProviderManager",
     "ProviderRecovered",
     "ProviderRotated",
@@ -144,6 +149,7 @@ __all__ = [
     "load_adapter",
     "load_config",
     "migrate",
+    "parse_reset_time",
     "parse_retry_after",
     "reset_llm_backend_manager",
 ]

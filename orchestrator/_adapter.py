@@ -15,17 +15,24 @@ from typing import Literal, Protocol
 from ._job import AttemptOutcome, Job, JobMode, TokenUsage
 from ._llm_config import BackendConfig
 from ._provider_metadata import ProviderConfig
+from .limits import Headroom
 
 Stream = Literal["stdout", "stderr"]
 
 
 @dataclass(frozen=True)
 class AttemptRequest:
-    """Everything an adapter needs to build one attempt."""
+    """Everything an adapter needs to build one attempt.
+
+    Attributes:
+        time_zone: the child's ``TZ`` (None: this machine's zone), for reset
+            times a CLI prints in local time without naming a zone.
+    """
 
     job: Job
     backend: BackendConfig
     provider: ProviderConfig | None
+    time_zone: str | None = None
 
     @property
     def model(self) -> str | None:
@@ -82,6 +89,8 @@ class Classification:
         answer: the agent's answer, from the JSON output mode where parsed.
         session_id: the CLI's session id, where reported.
         usage: token counts, where reported.
+        headroom: how close the provider is to its limit, where the output
+            said (claude's ``allowed_warning`` events).
     """
 
     outcome: AttemptOutcome
@@ -90,6 +99,7 @@ class Classification:
     answer: str = ""
     session_id: str | None = None
     usage: TokenUsage | None = None
+    headroom: Headroom | None = None
 
 
 class LiveScanner(Protocol):

@@ -72,6 +72,23 @@ class ProviderCooledDown(_EventBase):
     reason: str
 
 
+class ProviderHeadroom(_EventBase):
+    """The provider's latest headroom reading: ``utilization`` of its tightest window used."""
+
+    kind: Literal["provider_headroom"] = "provider_headroom"
+    utilization: float
+    resets_at: float | None
+    near_limit: bool
+
+
+class JobWaiting(_EventBase):
+    """Every provider of every backend is cooling: the job waits until ``until``."""
+
+    kind: Literal["job_waiting"] = "job_waiting"
+    until: float
+    reason: str
+
+
 class ProviderRecovered(_EventBase):
     kind: Literal["provider_recovered"] = "provider_recovered"
 
@@ -96,6 +113,8 @@ Event = Annotated[
     | BackendFellBack
     | ProviderCooledDown
     | ProviderRecovered
+    | ProviderHeadroom
+    | JobWaiting
     | JobSucceeded
     | JobFailed,
     Field(discriminator="kind"),

@@ -46,7 +46,8 @@ class Job(BaseModel):
         mode: selects ``options`` or ``options_for_noedit``.
         cwd: working directory of the CLI; None means the orchestrator's.
         timeout: seconds for the whole job, every attempt included.
-        idle_timeout: seconds without any output after which an attempt is ended.
+        idle_timeout: seconds without any output after which an attempt is
+            ended; None: the backend's, else the adapter's default; 0: never.
         metadata: free-form data carried into the result and events.
     """
 
@@ -61,7 +62,7 @@ class Job(BaseModel):
     mode: JobMode = JobMode.EDIT
     cwd: Path | None = None
     timeout: Annotated[float, Field(gt=0)] | None = None
-    idle_timeout: Annotated[float, Field(gt=0)] | None = None
+    idle_timeout: Annotated[float, Field(ge=0)] | None = None
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
 
 
@@ -74,7 +75,10 @@ class AttemptOutcome(StrEnum):
     TRANSIENT_ERROR = "transient_error"
     TIMEOUT = "timeout"
     LAUNCH_ERROR = "launch_error"
+    #: An error no rule recognises: the next provider is tried, without a cooldown.
     FAILURE = "failure"
+    #: The CLI refused the job itself (its options or prompt): the job fails.
+    REJECTED = "rejected"
     CANCELLED = "cancelled"
 
 

@@ -64,6 +64,16 @@ class BackendConfig(BaseModel):
         usage_limit_cooldown_seconds: how long a limited provider is skipped
             when the CLI announced no reset time (None: the orchestrator's default).
         max_concurrency: attempts running at once on this backend (None: no limit).
+        idle_timeout: seconds without output that end an attempt, for jobs
+            that do not set their own (None: the adapter's default; 0: never).
+        throttle_wait_seconds: a limit announcing a wait this short (a
+            per-minute throttle) is waited out on the same provider, twice at
+            most, instead of rotating.
+        busy_cooldown_seconds: how long a provider that answered "overloaded"
+            or a server error is skipped.
+        rotate_at_utilization: a provider whose latest headroom reading is
+            at least this fraction used is passed over by new jobs while
+            another provider has room (running jobs are never interrupted).
     """
 
     model_config = _STRICT
@@ -81,6 +91,10 @@ class BackendConfig(BaseModel):
     always_switch_after_execution: bool = False
     usage_limit_cooldown_seconds: Annotated[float, Field(ge=0, le=7 * 86_400)] | None = None
     max_concurrency: Annotated[int, Field(ge=1)] | None = None
+    idle_timeout: Annotated[float, Field(ge=0, le=7 * 86_400)] | None = None
+    throttle_wait_seconds: Annotated[float, Field(ge=0, le=3600)] = 5.0
+    busy_cooldown_seconds: Annotated[float, Field(ge=0, le=86_400)] = 30.0
+    rotate_at_utilization: Annotated[float, Field(gt=0, le=1)] = 0.9
 
     @property
     def adapter(self) -> str:

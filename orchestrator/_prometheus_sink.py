@@ -23,6 +23,7 @@ from ._events import (
     JobQueued,
     JobSucceeded,
     ProviderCooledDown,
+    ProviderHeadroom,
     ProviderRecovered,
     ProviderRotated,
 )
@@ -72,6 +73,12 @@ class PrometheusSink:
             ["backend"],
             registry=self.registry,
         )
+        self._utilization = Gauge(
+            "orchestrator_provider_utilization",
+            "The latest headroom reading: fraction of the provider's tightest window used",
+            ["backend", "provider"],
+            registry=self.registry,
+        )
         self._queued = Gauge("orchestrator_jobs_queued", "Jobs waiting", registry=self.registry)
         self._in_flight = Gauge(
             "orchestrator_jobs_in_flight", "Jobs running", registry=self.registry
@@ -106,6 +113,9 @@ class PrometheusSink:
             self._fallbacks.labels(event.backend or "").inc()
         elif isinstance(event, ProviderCooledDown):
             self._cooldowns.until[(event.backend or "", event.provider or "")] = event.until
+        elif isinstance(event, ProviderHeadroom):
+            labels = (event.backend or "", event.provider or "")
+            self._utilization.labels(*labels).set(event.utilization)
         elif isinstance(event, ProviderRecovered):
             self._cooldowns.until.pop((event.backend or "", event.provider or ""), None)
         elif isinstance(event, JobSucceeded | JobFailed):

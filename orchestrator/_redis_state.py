@@ -3,7 +3,8 @@
 Fields of ``<prefix>:rot:<backend>``: ``index`` (the pointer; only ever
 incremented, read modulo the provider count, so concurrent rotations never
 lose one), ``last_used``, and per provider ``cd:<p>`` (cooldown end, epoch
-seconds), ``ok:<p>`` and ``fail:<p>`` (counters). Every change is one atomic
+seconds), ``ok:<p>`` and ``fail:<p>`` (counters), ``hr:<p>`` (the latest
+headroom reading, JSON). Every change is one atomic
 command or Lua script, so workers never overwrite each other: a provider one
 worker cools down is skipped by all of them on their next choice. While
 Redis is away, the operations wait for it (a job never chooses a provider
@@ -12,6 +13,7 @@ from a view it cannot trust) and go on when it is back.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, cast
 
 from ._config import OrchestratorConfig
@@ -20,6 +22,7 @@ from ._rotation import ProviderRotation
 from ._rotation_store import RotationView
 from ._state import NOTHING_USED, LastUsed
 from ._state_store import ManualRequest
+from .limits import Headroom
 
 if TYPE_CHECKING:
     import coredis
@@ -109,6 +112,13 @@ class RedisRotationStore:
             what="record failure",
         )
 
+    async def record_headroom(self, backend: str, provider: str, reading: Headroom) -> None:
+        value = json.dumps(reading.to_json())
+        await until_done(
+            lambda: self._client.hset(self._key(backend), {f"hr:{provider}": value}),
+            what="record headroom",
+        )
+
     async def apply(self, request: ManualRequest) -> bool:
         if request.backend not in self._config.backends:
             return False
@@ -159,4 +169,17 @@ class RedisRotationStore:
             cooldown_until={k: float(v) for k, v in per_provider("cd:").items()},
             successes={k: int(v) for k, v in per_provider("ok:").items()},
             failures={k: int(v) for k, v in per_provider("fail:").items()},
+            headroom=_readings(per_provider("hr:")),
         )
+
+
+def _readings(saved: dict[str, str]) -> dict[str, Headroom]:
+    readings = {}
+    for provider, text in saved.items():
+        try:
+            reading = Headroom.from_json(json.loads(text))
+        except ValueError:
+            reading = None
+        if reading is not None:
+            readings[provider] = reading
+    return readings

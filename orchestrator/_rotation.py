@@ -12,12 +12,19 @@ Two things decide which provider is *current*:
   ``cooldown_until``. Skipping does not move the pointer, so when the cooldown
   ends the rotation is back on the provider it left (the configured first one,
   unless someone advanced manually).
+
+Headroom readings (``limits.Headroom``) steer new jobs before the wall: a
+provider whose latest reading is at or above the backend's
+``rotate_at_utilization`` is passed over while another provider, in rotation
+order, has room; it is still used when none has.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+
+from .limits import Headroom
 
 
 @dataclass(frozen=True)
@@ -38,23 +45,23 @@ class ProviderRotation:
     cooldown_until: dict[str, float] = field(default_factory=dict)
     successes: dict[str, int] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
+    headroom: dict[str, Headroom] = field(default_factory=dict)
 
     @classmethod
     def of(cls, providers: Sequence[str]) -> ProviderRotation:
         return cls(providers=tuple(providers))
 
-    def current(self, now: float) -> str | None:
-        """The provider a new job starts on: the pointer's, or the next one not cooling.
+    def current(self, now: float, near_limit: float = 1.0) -> str | None:
+        """The provider a new job starts on: the pointer's, or the next one not cooling
+        (and, below ``near_limit`` utilization, one with headroom).
 
         When every provider is cooling, the pointer's provider is returned:
         it is still the one the rotation stands on.
         """
         if not self.providers:
             return None
-        for name in self._from_pointer():
-            if not self.is_cooling(name, now):
-                return name
-        return self.providers[self.current_index]
+        choice = self.select(now, near_limit=near_limit)
+        return choice if isinstance(choice, str) else self.providers[self.current_index]
 
     def advance(self) -> bool:
         """Move the pointer to the next provider, wrapping around.
@@ -101,12 +108,16 @@ class ProviderRotation:
             del self.cooldown_until[name]
         return recovered
 
-    def select(self, now: float, exclude: Collection[str] = ()) -> str | WaitUntil | None:
+    def select(
+        self, now: float, exclude: Collection[str] = (), near_limit: float = 1.0
+    ) -> str | WaitUntil | None:
         """The provider a job should try next.
 
         Args:
             now: the current time on the clock cooldowns were set with.
             exclude: providers this job has already tried.
+            near_limit: utilization from which a provider is passed over
+                while another has headroom (1.0: only spent ones).
 
         Returns:
             A provider name; or WaitUntil when every provider not excluded is
@@ -114,15 +125,30 @@ class ProviderRotation:
             when every provider is excluded (or there are none).
         """
         waiting: WaitUntil | None = None
+        crowded: str | None = None
         for name in self._from_pointer():
             if name in exclude:
                 continue
             until = self.cooldown_until.get(name, now)
-            if until <= now:
+            if until > now:
+                if waiting is None or until < waiting.when:
+                    waiting = WaitUntil(until, name)
+            elif not self.is_near_limit(name, near_limit, now):
                 return name
-            if waiting is None or until < waiting.when:
-                waiting = WaitUntil(until, name)
-        return waiting
+            elif crowded is None:
+                crowded = name
+        return crowded if crowded is not None else waiting
+
+    def is_near_limit(self, provider: str, threshold: float, now: float) -> bool:
+        reading = self.headroom.get(provider)
+        return reading is not None and reading.is_near_limit(threshold, now)
+
+    def record_headroom(self, provider: str, reading: Headroom) -> None:
+        """Keep ``reading`` unless a later one is already kept."""
+        self._require(provider)
+        kept = self.headroom.get(provider)
+        if kept is None or kept.seen_at <= reading.seen_at:
+            self.headroom[provider] = reading
 
     def _from_pointer(self) -> list[str]:
         start = self.current_index % len(self.providers) if self.providers else 0

@@ -15,6 +15,7 @@ from typing import Protocol
 from ._rotation import ProviderRotation
 from ._state import NOTHING_USED, LastUsed
 from ._state_store import ManualRequest, apply_request
+from .limits import Headroom
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,10 @@ class RotationStore(Protocol):
         self, backend: str, provider: str, *, cooldown_until: float | None
     ) -> None:
         """Count a failure; with ``cooldown_until``, skip the provider until then."""
+        ...
+
+    async def record_headroom(self, backend: str, provider: str, reading: Headroom) -> None:
+        """Keep the provider's latest headroom reading (new jobs avoid one near its limit)."""
         ...
 
     async def apply(self, request: ManualRequest) -> bool:
@@ -89,6 +94,10 @@ class MemoryRotationStore:
         rotation.record_failure(provider)
         if cooldown_until is not None:
             rotation.cool_down(provider, cooldown_until)
+        self.changed = True
+
+    async def record_headroom(self, backend: str, provider: str, reading: Headroom) -> None:
+        self.rotations[backend].record_headroom(provider, reading)
         self.changed = True
 
     async def apply(self, request: ManualRequest) -> bool:

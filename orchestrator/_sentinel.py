@@ -10,15 +10,19 @@ whole). What it sees goes to that attempt's :class:`Ticket`:
 - a 429, or a quota error in the protocol's own shape (OpenAI
   ``insufficient_quota``, Anthropic ``rate_limit_error``, Gemini
   ``RESOURCE_EXHAUSTED``), is a usage-limit verdict, with the wait from
-  Retry-After or the body: the supervisor ends the attempt at once;
+  Retry-After, else the rate-limit reset headers (``limits``), else the
+  body: the supervisor ends the attempt at once;
 - a 401 is an auth-error verdict;
-- token usage in answers (OpenAI, Anthropic and Gemini shapes) is summed.
+- token usage in answers (OpenAI, Anthropic and Gemini shapes) is summed;
+- every answer's rate-limit headers give the provider's headroom (how much
+  of its window is used), kept on the ticket: the latest reading wins.
 
 A request with an unknown token gets 403 and is never forwarded. Headers
 (and so API keys) pass through as the CLI sent them and are never logged.
 
 httpx (on anyio) talks to the provider; h11 speaks HTTP/1.1 to the CLI.
-Both are the ``sentinel`` extra.
+Both are core dependencies: the sentinel is on by default (see
+``_sentinel_config``).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from anyio.abc import Listener, SocketAttribute, SocketStream, TaskGroup
 from ._adapter import Classification
 from ._errors import UsageError
 from ._job import AttemptOutcome, TokenUsage
-from ._markers import parse_retry_after
+from .limits import Headroom, headroom_from_headers, parse_retry_after, reset_from_headers
 
 if TYPE_CHECKING:
     import h11
@@ -99,12 +103,14 @@ class Ticket:
     Attributes:
         url: the base URL the child gets instead of the provider's.
         requests: requests forwarded for this attempt.
+        headroom: the latest headroom the provider's answers announced.
     """
 
     token: str
     url: str
     upstream: str
     requests: int = 0
+    headroom: Headroom | None = None
     _verdict: Classification | None = None
     _seen: anyio.Event = field(default_factory=anyio.Event)
     _counts: list[_Counts] = field(default_factory=list)
@@ -152,8 +158,9 @@ class Sentinel:
             import httpx
         except ImportError:
             raise UsageError(
-                "Error: sentinel = true needs httpx and h11: "
-                "pip install 'provider-orchestrator[sentinel]'"
+                "Error: the sentinel needs httpx and h11, which provider-orchestrator depends "
+                "on: reinstall it (pip install --force-reinstall provider-orchestrator), or "
+                "set sentinel = false on the providers"
             ) from None
         self._tickets: dict[str, Ticket] = {}
         self._client = httpx.AsyncClient(
@@ -287,6 +294,9 @@ class Sentinel:
             for name, value in response.headers.raw
             if name.decode("latin-1").lower() not in HOP_BY_HOP
         ]
+        reading = headroom_from_headers(response.headers, time.time())
+        if reading is not None:
+            ticket.headroom = reading
         watcher = _ResponseWatcher(response, counts)
         chunks = response.aiter_raw(READ_SIZE)
         held: list[bytes] = []
@@ -317,6 +327,7 @@ class _ResponseWatcher:
         self.status = response.status_code
         self.counts = counts
         self.retry_after_header = response.headers.get("retry-after")
+        self.headers = response.headers
         encoding = response.headers.get("content-encoding", "identity").lower()
         # A compressed body cannot be read line by line; the status still counts.
         self._readable = encoding in ("", "identity")
@@ -343,6 +354,9 @@ class _ResponseWatcher:
         text = self._error_body.decode("utf-8", errors="replace")
         if self.status == 429 or (self.status >= 400 and _has_limit_marker(text)):
             retry_after = _retry_after(self.retry_after_header, now)
+            if retry_after is None:
+                reset = reset_from_headers(self.headers, now)
+                retry_after = None if reset is None else reset - now
             if retry_after is None:
                 retry_after = parse_retry_after(text, now)
             return Classification(

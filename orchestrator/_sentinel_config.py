@@ -1,11 +1,16 @@
 """Which providers go through the sentinel, and which variable carries their base URL.
 
-``sentinel = true`` in a provider table asks for it. The variable is the
-adapter's (``OPENAI_BASE_URL`` for qwen, ``ANTHROPIC_BASE_URL`` for claude,
-``GOOGLE_GEMINI_BASE_URL`` for gemini), or the provider's own
-``sentinel_env = "NAME"``; the provider must set it to the real API's base
-URL, which the sentinel forwards to. Anything else is a config error naming
-the table and key, raised when the orchestrator is built, before any job.
+The variable is the adapter's (``OPENAI_BASE_URL`` for qwen,
+``ANTHROPIC_BASE_URL`` for claude, ``GOOGLE_GEMINI_BASE_URL`` for gemini), or
+the provider's own ``sentinel_env = "NAME"``.
+
+On by default: a provider that sets that variable to an ``http(s)://`` URL
+goes through the sentinel, because a CLI that retries a 429 in silence (qwen)
+is otherwise seen only by a timeout; ``sentinel = false`` opts out. A
+provider that does not set it (a subscription login, codex's ``-c``
+providers) is watched through its CLI's own signals instead.
+``sentinel = true`` insists: then a missing or non-URL variable is a config
+error naming the table and key, raised before any job.
 """
 
 from __future__ import annotations
@@ -26,16 +31,20 @@ def sentinel_variables(
     for backend, providers in config.providers.items():
         for provider in providers:
             table = f"{backend}.{provider.name}"
-            wanted = provider.options.get("sentinel", False)
-            if not isinstance(wanted, bool):
+            wanted = provider.options.get("sentinel")
+            if wanted is not None and not isinstance(wanted, bool):
                 raise ConfigValueError(
                     "must be true or false", file=file, table=table, key="sentinel"
                 )
-            if not wanted:
+            if wanted is False:
                 continue
             variable = provider.options.get("sentinel_env") or getattr(
                 adapters[backend], "base_url_env", None
             )
+            if wanted is None:  # the default: wherever the base URL is ours to set
+                if _is_url(provider.env.get(variable, "") if isinstance(variable, str) else ""):
+                    chosen[(backend, provider.name)] = str(variable)
+                continue
             if not isinstance(variable, str) or not variable:
                 raise ConfigValueError(
                     f"the {adapters[backend].name} adapter has no base-URL variable; name the "
@@ -44,8 +53,7 @@ def sentinel_variables(
                     table=table,
                     key="sentinel",
                 )
-            upstream = provider.env.get(variable, "")
-            if not upstream.startswith(("http://", "https://")):
+            if not _is_url(provider.env.get(variable, "")):
                 raise ConfigValueError(
                     f"sentinel = true needs {variable} set to the provider's API base URL "
                     "(http:// or https://), which the sentinel forwards to",
@@ -55,3 +63,7 @@ def sentinel_variables(
                 )
             chosen[(backend, provider.name)] = variable
     return chosen
+
+
+def _is_url(value: str) -> bool:
+    return value.startswith(("http://", "https://"))

@@ -15,6 +15,7 @@ from typing import Any
 
 from ._atomic import write_atomic
 from ._rotation import ProviderRotation
+from .limits import Headroom
 
 STATE_VERSION = 1
 
@@ -43,6 +44,7 @@ def dump_rotations(
             "cooldown_until": rotation.cooldown_until,
             "successes": rotation.successes,
             "failures": rotation.failures,
+            "headroom": {name: reading.to_json() for name, reading in rotation.headroom.items()},
         }
     state = {
         "version": STATE_VERSION,
@@ -119,6 +121,11 @@ def _restore_one(rotation: ProviderRotation, saved: dict[str, Any]) -> None:
     rotation.cooldown_until.update(by_name("cooldown_until", float))
     rotation.successes.update(by_name("successes", int))
     rotation.failures.update(by_name("failures", int))
+    headroom = saved.get("headroom")
+    for name, value in headroom.items() if isinstance(headroom, dict) else ():
+        reading = Headroom.from_json(value)
+        if name in known and reading is not None:
+            rotation.record_headroom(name, reading)
     if saved.get("last_used") in known:
         rotation.last_used = saved["last_used"]
     index = saved.get("current_index")

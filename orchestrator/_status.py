@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -20,6 +21,10 @@ class ProviderStatus(BaseModel):
     cooldown_left: float | None
     successes: int
     failures: int
+    #: The latest headroom reading still in force: fraction used, and its window's reset.
+    utilization: float | None = None
+    utilization_resets_at: float | None = None
+    near_limit: bool = False
 
 
 class BackendStatus(BaseModel):
@@ -53,7 +58,8 @@ def build_status(
     backends = []
     for name, backend in config.backends.items():
         rotation = rotations[name]
-        current = rotation.current(now)
+        threshold = backend.rotate_at_utilization
+        current = rotation.current(now, threshold)
         providers = tuple(
             ProviderStatus(
                 name=provider.name,
@@ -67,6 +73,7 @@ def build_status(
                 ),
                 successes=rotation.successes.get(provider.name, 0),
                 failures=rotation.failures.get(provider.name, 0),
+                **_headroom(rotation, provider.name, threshold, now),
             )
             for provider in config.providers[name]
         )
@@ -86,3 +93,16 @@ def build_status(
 
 def _until(rotation: ProviderRotation, provider: str, now: float) -> float | None:
     return rotation.cooldown_until[provider] if rotation.is_cooling(provider, now) else None
+
+
+def _headroom(
+    rotation: ProviderRotation, provider: str, threshold: float, now: float
+) -> dict[str, Any]:
+    reading = rotation.headroom.get(provider)
+    if reading is None or not reading.is_current(now):
+        return {}
+    return {
+        "utilization": reading.utilization,
+        "utilization_resets_at": reading.resets_at,
+        "near_limit": reading.is_near_limit(threshold, now),
+    }

@@ -7,14 +7,17 @@ attempt depends only on its outcome:
 
 ======================  =================================================
 success                 done; ``always_switch_after_execution`` advances
-usage_limit             same provider again up to ``usage_limit_retry_count``
-                        times, then cool it down (announced wait, else the
-                        backend's default) and try the next provider
+usage_limit             a short announced wait (``throttle_wait_seconds``)
+                        is waited out on the same provider, twice at most;
+                        else the same provider again up to
+                        ``usage_limit_retry_count`` times, then cool it down
+                        until the announced reset (else the backend's
+                        default) and try the next provider
 auth_error              cool down for the default, next provider
-transient_error,        next provider
-idle timeout,
-launch_error
-failure                 the job fails: another provider cannot fix it
+transient_error         cool down for ``busy_cooldown_seconds``, next provider
+failure, idle timeout,  next provider, no cooldown: an error no rule knows
+launch_error            is not the job's fault, and costs one attempt
+rejected                the job fails: the CLI refused the job itself
 total timeout           the job fails: its time is up
 ======================  =================================================
 
@@ -46,7 +49,9 @@ from ._events import (
     EventBus,
     JobFailed,
     JobSucceeded,
+    JobWaiting,
     ProviderCooledDown,
+    ProviderHeadroom,
     ProviderRecovered,
     ProviderRotated,
 )
@@ -60,6 +65,7 @@ from ._rotation import ProviderRotation, WaitUntil
 from ._rotation_store import MemoryRotationStore, RotationStore
 from ._sentinel import Sentinel
 from ._sentinel_config import sentinel_variables
+from .limits import Headroom
 
 STDERR_TAIL_LINES = 20
 ROTATE_ON = frozenset(
@@ -69,8 +75,13 @@ ROTATE_ON = frozenset(
         AttemptOutcome.TRANSIENT_ERROR,
         AttemptOutcome.TIMEOUT,
         AttemptOutcome.LAUNCH_ERROR,
+        AttemptOutcome.FAILURE,
     }
 )
+#: Waits of a throttled provider sat out on it, per attempt, before rotating.
+THROTTLE_WAITS = 2
+#: Passes over every backend one job may make (each after waiting for a reset).
+MAX_PASSES = 64
 
 
 @dataclass(frozen=True)
@@ -80,8 +91,9 @@ class SupervisorSettings:
     Attributes:
         default_cooldown: seconds a limited provider is skipped when the CLI
             announced no wait.
-        max_cooldown_wait: how long a job may wait for a cooling provider when
-            nothing else is left; 0 fails it at once with the recovery time.
+        max_cooldown_wait: how long, in all, a job may wait for the earliest
+            cooldown to end when every provider of every backend is cooling;
+            0 fails it at once with the recovery time.
         kill_grace: seconds between SIGTERM and SIGKILL of an attempt's group.
     """
 
@@ -95,6 +107,11 @@ class _Names(NamedTuple):
     backend: str
     provider: str | None
     model: str | None
+
+
+class _SentinelSaw(NamedTuple):
+    usage: TokenUsage | None = None
+    headroom: Headroom | None = None
 
 
 class _Next(Enum):
@@ -113,6 +130,7 @@ class _JobRun:
     success: tuple[str, str | None, str | None, Classification] | None = None
     error: str | None = None
     seen: dict[str, ProviderRotation] = field(default_factory=dict)  # the last view per backend
+    waited: float = 0.0  # seconds spent waiting for cooldowns to end
 
 
 class Supervisor:
@@ -148,7 +166,7 @@ class Supervisor:
 
     @property
     def wants_sentinel(self) -> bool:
-        """Some provider has ``sentinel = true``."""
+        """Some provider goes through the sentinel (by default, or ``sentinel = true``)."""
         return bool(self._sentinel_variables)
 
     async def run_job(self, job: Job) -> JobResult:
@@ -165,12 +183,22 @@ class Supervisor:
         except OrchestratorError as exc:
             run.error = str(exc)
             backends = []
+        for _ in range(MAX_PASSES):
+            if await self._pass_over_backends(run, backends) is not _Next.NEXT_BACKEND:
+                break
+            if not backends or not await self._wait_for_a_reset(run):
+                run.error = self._exhausted_message(run) if backends else run.error
+                break
+        return self._finish(run, anyio.current_time() - started)
+
+    async def _pass_over_backends(self, run: _JobRun, backends: list[str]) -> _Next:
+        """Each backend in order until one ends the job; NEXT_BACKEND when none did."""
         previous: str | None = None
         for backend in backends:
             if previous is not None:
                 self.bus.publish(
                     BackendFellBack(
-                        job_id=job.id,
+                        job_id=run.job.id,
                         backend=backend,
                         from_backend=previous,
                         reason="every provider of the backend failed or is limited",
@@ -178,12 +206,46 @@ class Supervisor:
                 )
             step = await self._run_on_backend(run, backend)
             if step is not _Next.NEXT_BACKEND:
-                break
+                return step
             previous = backend
-        else:
-            if backends:
-                run.error = self._exhausted_message(run)
-        return self._finish(run, anyio.current_time() - started)
+        return _Next.NEXT_BACKEND
+
+    async def _wait_for_a_reset(self, run: _JobRun) -> bool:
+        """With everything cooling, sleep until the earliest reset if the budget allows.
+
+        True when it waited (the caller makes another pass); False when no
+        cooldown ends within ``max_cooldown_wait`` (in all) and the deadline.
+        """
+        earliest = self._earliest_reset(run)
+        if earliest is None:
+            return False
+        until, backend, provider = earliest
+        wait = until - self.clock()
+        budget = self.settings.max_cooldown_wait - run.waited
+        if wait > budget or anyio.current_time() + wait > run.deadline:
+            return False
+        self.bus.publish(
+            JobWaiting(
+                job_id=run.job.id,
+                backend=backend,
+                provider=provider,
+                until=until,
+                reason="every provider of every backend is cooling down",
+            )
+        )
+        await anyio.sleep(max(wait, 0.0))
+        run.waited += max(wait, 0.0)
+        return True
+
+    def _earliest_reset(self, run: _JobRun) -> tuple[float, str, str] | None:
+        now = self.clock()
+        ends = [
+            (until, backend, name)
+            for backend, rotation in run.seen.items()
+            for name, until in rotation.cooldown_until.items()
+            if until > now
+        ]
+        return min(ends) if ends else None
 
     # -- the loop -------------------------------------------------------------
 
@@ -225,19 +287,16 @@ class Supervisor:
             previous = choice
 
     async def _choose(self, run: _JobRun, backend: str, tried: set[str]) -> str | None:
-        while True:
-            now = self.clock()
-            view = await self.state.view(backend, now)
-            for name in view.recovered:
-                self.bus.publish(ProviderRecovered(backend=backend, provider=name))
-            run.seen[backend] = view.rotation
-            choice = view.rotation.select(now, exclude=tried)
-            if not isinstance(choice, WaitUntil):
-                return choice
-            wait = choice.when - now
-            if wait > self.settings.max_cooldown_wait or anyio.current_time() + wait > run.deadline:
-                return None
-            await anyio.sleep(wait)
+        now = self.clock()
+        view = await self.state.view(backend, now)
+        for name in view.recovered:
+            self.bus.publish(ProviderRecovered(backend=backend, provider=name))
+        run.seen[backend] = view.rotation
+        near_limit = self.config.backend(backend).rotate_at_utilization
+        choice = view.rotation.select(now, exclude=tried, near_limit=near_limit)
+        # Everything left is cooling: the next backend first; the job waits
+        # for a reset only once every backend is cooling (``_wait_for_a_reset``).
+        return None if isinstance(choice, WaitUntil) else choice
 
     async def _after_attempt(
         self, run: _JobRun, backend: BackendConfig, provider: str, verdict: Classification
@@ -253,6 +312,8 @@ class Supervisor:
         if outcome in (AttemptOutcome.USAGE_LIMIT, AttemptOutcome.AUTH_ERROR):
             wait = verdict.retry_after if outcome is AttemptOutcome.USAGE_LIMIT else None
             until = self._cooldown_end(backend, wait)
+        elif outcome is AttemptOutcome.TRANSIENT_ERROR and backend.busy_cooldown_seconds > 0:
+            until = self.clock() + backend.busy_cooldown_seconds
         await self.state.record_failure(backend.name, provider, cooldown_until=until)
         if until is not None:
             self.bus.publish(
@@ -298,9 +359,22 @@ class Supervisor:
         self, run: _JobRun, backend: BackendConfig, provider: ProviderConfig | None
     ) -> Classification:
         retries = backend.usage_limit_retry_count
+        throttle_waits = THROTTLE_WAITS
         while True:
             verdict = await self._attempt(run, backend, provider)
-            if verdict.outcome is not AttemptOutcome.USAGE_LIMIT or retries <= 0:
+            if verdict.outcome is not AttemptOutcome.USAGE_LIMIT:
+                return verdict
+            wait = verdict.retry_after
+            if (
+                wait is not None
+                and wait <= backend.throttle_wait_seconds
+                and throttle_waits > 0
+                and anyio.current_time() + wait < run.deadline
+            ):
+                throttle_waits -= 1
+                await anyio.sleep(wait)
+                continue
+            if retries <= 0:
                 return verdict
             retries -= 1
             await anyio.sleep(backend.usage_limit_retry_wait_seconds)
@@ -310,7 +384,7 @@ class Supervisor:
     ) -> Classification:
         job = run.job
         adapter = self._adapters[backend.name]
-        request = AttemptRequest(job, backend, provider)
+        request = AttemptRequest(job, backend, provider, self._time_zone(provider))
         model = self._model(job, backend)
         names = _Names(job.id, backend.name, provider.name if provider else None, model)
         number = len(run.attempts) + 1
@@ -323,16 +397,19 @@ class Supervisor:
         limiters = self._limiters_for(backend, provider)
         if not limiters:
             self._publish_started(names, number)
-            result, seen_usage = await self._run(run, invocation, provider, adapter, request)
+            result, seen = await self._run(run, invocation, provider, adapter, request)
         else:
             async with AsyncExitStack() as stack:
                 for limiter in limiters:
                     await stack.enter_async_context(limiter)
                 self._publish_started(names, number)
-                result, seen_usage = await self._run(run, invocation, provider, adapter, request)
+                result, seen = await self._run(run, invocation, provider, adapter, request)
         verdict = result.verdict or adapter.classify(request, result.output)
-        if verdict.usage is None and seen_usage is not None:
-            verdict = replace(verdict, usage=seen_usage)
+        if verdict.usage is None and seen.usage is not None:
+            verdict = replace(verdict, usage=seen.usage)
+        reading = verdict.headroom or seen.headroom
+        if reading is not None and provider is not None:
+            await self._keep_headroom(backend, provider.name, reading)
         return self._record(
             run,
             names,
@@ -361,15 +438,15 @@ class Supervisor:
         provider: ProviderConfig | None,
         adapter: Adapter,
         request: AttemptRequest,
-    ) -> tuple[RunResult, TokenUsage | None]:
-        """The process's result, and the token usage the sentinel saw, if it watched."""
+    ) -> tuple[RunResult, _SentinelSaw]:
+        """The process's result, and what the sentinel saw, if it watched."""
         job = run.job
         remaining = run.deadline - anyio.current_time()
         environment = child_environment(provider, self._base_environment, invocation.env)
         variable = self._sentinel_variable(provider)
         limits = RunLimits(
             timeout=remaining if remaining != math.inf else None,
-            idle_timeout=job.idle_timeout,
+            idle_timeout=self._idle_timeout(job, request.backend, adapter),
             kill_grace=self.settings.kill_grace,
         )
         async with AsyncExitStack() as stack:
@@ -388,7 +465,40 @@ class Supervisor:
                 scanner=adapter.scanner(request),
                 external=ticket.verdict if ticket is not None else None,
             )
-            return result, ticket.usage if ticket is not None else None
+            if ticket is None:
+                return result, _SentinelSaw()
+            return result, _SentinelSaw(ticket.usage, ticket.headroom)
+
+    async def _keep_headroom(
+        self, backend: BackendConfig, provider: str, reading: Headroom
+    ) -> None:
+        """Record a headroom reading and announce it (new jobs avoid a provider near its limit)."""
+        await self.state.record_headroom(backend.name, provider, reading)
+        self.bus.publish(
+            ProviderHeadroom(
+                backend=backend.name,
+                provider=provider,
+                utilization=reading.utilization,
+                resets_at=reading.resets_at,
+                near_limit=reading.is_near_limit(backend.rotate_at_utilization, self.clock()),
+            )
+        )
+
+    @staticmethod
+    def _idle_timeout(job: Job, backend: BackendConfig, adapter: Adapter) -> float | None:
+        """The job's idle timeout, else the backend's, else the adapter's; 0 is none."""
+        chosen = job.idle_timeout
+        if chosen is None:
+            chosen = backend.idle_timeout
+        if chosen is None:
+            chosen = getattr(adapter, "default_idle_timeout", None)
+        return chosen or None
+
+    def _time_zone(self, provider: ProviderConfig | None) -> str | None:
+        """The child's ``TZ``: the provider's setting, else the inherited one."""
+        if provider is not None and "TZ" in provider.env:
+            return provider.env["TZ"]
+        return self._base_environment.get("TZ")
 
     def _sentinel_variable(self, provider: ProviderConfig | None) -> str | None:
         if provider is None:

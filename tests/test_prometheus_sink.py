@@ -127,3 +127,25 @@ def test_queue_depth_and_in_flight_follow_the_jobs() -> None:
         after[("orchestrator_jobs_queued", ())],
         after[("orchestrator_jobs_in_flight", ())],
     ) == (2, 0)
+
+
+def test_headroom_readings_are_a_utilization_gauge() -> None:
+    """Each provider's latest headroom reading is served as orchestrator_provider_utilization."""
+    from orchestrator import ProviderHeadroom
+
+    sink = PrometheusSink(port=0)
+    try:
+        for used in (0.5, 0.93):
+            sink(
+                ProviderHeadroom(
+                    backend="claude",
+                    provider="max",
+                    utilization=used,
+                    resets_at=None,
+                    near_limit=used > 0.9,
+                )
+            )
+        labels = (("backend", "claude"), ("provider", "max"))
+        assert scrape(sink.port)[("orchestrator_provider_utilization", labels)] == 0.93
+    finally:
+        sink.close()

@@ -129,3 +129,23 @@ async def test_a_remote_feed_sees_events_live_and_rides_out_a_restart(
                     break
     assert seen[0] == ("job_succeeded", "before")  # the one replayed
     assert seen[1] == ("job_queued", "after")  # then live, none lost across the restart
+
+
+async def test_headroom_is_shared_through_redis(
+    write_config: WriteConfig, redis_server: RedisServer
+) -> None:
+    """A headroom reading one worker records steers every worker's next choice."""
+    from orchestrator import Headroom
+
+    config = load_config(
+        write_config(backend("agent", ["a", "b"]), provider("agent", "a") + provider("agent", "b")),
+        environ={},
+    )
+    async with connected(redis_server.url) as one, connected(redis_server.url) as two:
+        await RedisRotationStore(one, config, "t").record_headroom(
+            "agent", "a", Headroom(0.97, 2_000.0, 1_000.0)
+        )
+        await one.hset("t:rot:agent", {"hr:b": "not json"})  # a damaged field is ignored
+        rotation = (await RedisRotationStore(two, config, "t").view("agent", 1_500.0)).rotation
+    assert rotation.headroom == {"a": Headroom(0.97, 2_000.0, 1_000.0)}
+    assert rotation.select(1_500.0, near_limit=0.9) == "b"

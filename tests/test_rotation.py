@@ -159,3 +159,28 @@ def test_advance_visits_providers_in_configured_order(providers: list[str], step
         rotation.advance()
     expected = providers[steps % len(providers)] if len(providers) > 1 else providers[0]
     assert rotation.current(now=0) == expected
+
+
+def test_new_jobs_pass_over_a_provider_near_its_limit() -> None:
+    """A provider at or above the threshold is skipped while another has room, in order."""
+    from orchestrator.limits import Headroom
+
+    rotation = ProviderRotation.of(["a", "b", "c"])
+    rotation.record_headroom("a", Headroom(0.95, 100.0, 0.0))
+    rotation.record_headroom("b", Headroom(0.50, 100.0, 0.0))
+    assert rotation.select(10.0, near_limit=0.9) == "b"
+    assert rotation.current(10.0, near_limit=0.9) == "b"
+    assert rotation.select(10.0, near_limit=0.99) == "a"  # not near by this threshold
+    assert rotation.select(100.0, near_limit=0.9) == "a"  # its window has reset
+
+
+def test_a_provider_near_its_limit_is_still_used_when_none_has_room() -> None:
+    """Near the limit beats cooling: the job still runs."""
+    from orchestrator.limits import Headroom
+
+    rotation = ProviderRotation.of(["a", "b"])
+    rotation.record_headroom("a", Headroom(0.95, 100.0, 0.0))
+    rotation.cool_down("b", 50.0)
+    assert rotation.select(10.0, near_limit=0.9) == "a"
+    rotation.record_headroom("a", Headroom(0.2, 100.0, -1.0))  # an older reading is ignored
+    assert rotation.headroom["a"].utilization == 0.95

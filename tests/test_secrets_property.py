@@ -40,7 +40,7 @@ def write_config(directory: Path, secrets: list[str]) -> Path:
     metadata = {
         "leaky": {
             "limited": {**fake, "FAKE_MODE": "limit", "API_KEY": secrets[0]},
-            "echoes": {**fake, "FAKE_MODE": "fail", "FAKE_ECHO": echo, "TOKEN": secrets[1]},
+            "echoes": {**fake, "FAKE_MODE": "reject", "FAKE_ECHO": echo, "TOKEN": secrets[1]},
         },
         "agent": {"answers": {**fake, "API_KEY": secrets[1], "OTHER_KEY": secrets[0]}},
     }

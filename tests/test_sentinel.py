@@ -254,7 +254,7 @@ def test_retry_after_in_seconds_or_as_an_http_date() -> None:
     assert _retry_after(None, now) is None
 
 
-def test_without_httpx_the_sentinel_says_which_extra_to_install(
+def test_without_httpx_the_sentinel_says_how_to_repair_the_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import sys
@@ -262,5 +262,40 @@ def test_without_httpx_the_sentinel_says_which_extra_to_install(
     from orchestrator import UsageError
 
     monkeypatch.setitem(sys.modules, "httpx", None)
-    with pytest.raises(UsageError, match=r"provider-orchestrator\[sentinel\]"):
+    with pytest.raises(UsageError, match=r"reinstall it .*sentinel = false"):
         Sentinel()
+
+
+async def test_little_headroom_sends_the_next_job_to_the_next_provider(
+    write_config: WriteConfig,
+) -> None:
+    """Answers saying 2 of 100 requests remain: the job finishes, the next one starts on b."""
+    from orchestrator import ProviderHeadroom
+
+    crowded = {"x-ratelimit-limit-requests": "100", "x-ratelimit-remaining-requests": "2"}
+    with (
+        MockApi("openai-chat", "answer", "from a", answer_headers=crowded) as a,
+        MockApi("openai-chat", "answer", "from b") as b,
+    ):
+        directory = write_config(
+            backend("agent", ["a", "b"]),
+            http_provider("agent", "a", a.origin, sentinel=True)
+            + http_provider("agent", "b", b.origin, sentinel=True),
+        )
+        async with (
+            Orchestrator(load_config(directory, environ={})) as orch,
+            orch.events() as events,
+        ):
+            first = await orch.run(Job(prompt="one"))
+            second = await orch.run(Job(prompt="two"))
+            status = await orch.status()
+            readings = [e for e in events.waiting(1000) if isinstance(e, ProviderHeadroom)]
+    assert (first.provider, first.output) == ("a", "from a")
+    assert (second.provider, second.output) == ("b", "from b")
+    assert [a.provider for a in second.attempts] == ["b"]  # no attempt wasted on a
+    assert (readings[0].provider, readings[0].near_limit) == ("a", True)
+    assert readings[0].utilization == pytest.approx(0.98)
+    (agent,) = status.backends
+    a_status = agent.providers[0]
+    assert a_status.near_limit
+    assert a_status.utilization == pytest.approx(0.98)

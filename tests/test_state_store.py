@@ -82,3 +82,21 @@ def test_last_used_survives(tmp_path: Path) -> None:
         "a",
         "m",
     )
+
+
+def test_headroom_survives_a_restart_and_garbage_is_dropped(tmp_path: Path) -> None:
+    """Saved readings come back; a malformed one is skipped, not an error."""
+    import json
+
+    from orchestrator import Headroom
+
+    path = tmp_path / "state.json"
+    rotation = ProviderRotation.of(["a", "b"])
+    rotation.record_headroom("a", Headroom(0.93, 2_000.0, 1_000.0))
+    save_rotations(path, {"qwen": rotation})
+    state = json.loads(path.read_text())
+    state["backends"]["qwen"]["headroom"]["b"] = {"utilization": "lots"}
+    path.write_text(json.dumps(state))
+    restored = {"qwen": ProviderRotation.of(["a", "b"])}
+    assert restore_rotations(path, restored).problems == []
+    assert restored["qwen"].headroom == {"a": Headroom(0.93, 2_000.0, 1_000.0)}

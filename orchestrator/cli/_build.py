@@ -12,6 +12,7 @@ import structlog
 from .._config import OrchestratorConfig, load_config
 from .._orchestrator import Orchestrator
 from .._sinks import JsonlFileSink, Sink
+from .._supervisor import SupervisorSettings
 from ._options import event_log_path, state_file_path
 
 
@@ -52,9 +53,11 @@ def build_orchestrator(
     queue_size: int = 1024,
     redis_url: str | None = None,
     redis_prefix: str = "orchestrator",
+    max_wait: float = 0.0,
 ) -> Orchestrator:
     """An orchestrator with the shared state file and the event log beside it,
     or, given a Redis URL, with state and events on Redis."""
+    settings = SupervisorSettings(max_cooldown_wait=max_wait)
     if redis_url is not None:
         return Orchestrator(
             config,
@@ -63,6 +66,7 @@ def build_orchestrator(
             sinks=sinks,
             redis_url=redis_url,
             redis_prefix=redis_prefix,
+            settings=settings,
         )
     state = state_file_path(state_file)
     return Orchestrator(
@@ -71,6 +75,7 @@ def build_orchestrator(
         queue_size=queue_size,
         state_file=state,
         sinks=[JsonlFileSink(event_log_path(state)), *sinks],
+        settings=settings,
     )
 
 

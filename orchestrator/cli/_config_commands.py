@@ -9,6 +9,8 @@ import typer
 
 from .._config import OrchestratorConfig, load_config
 from .._provider_metadata import ProviderConfig
+from .._registry import load_adapter
+from .._sentinel_config import sentinel_variables
 from ._options import ConfigDirOption
 
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
@@ -27,6 +29,8 @@ def check_command(config_dir: ConfigDirOption = None) -> None:
     for warning in config.warnings:
         print(warning, file=sys.stderr)
     print("\n".join(describe_config(config)))
+    for unwatched in unwatched_limits(config):
+        print(unwatched, file=sys.stderr)
 
 
 def describe_config(config: OrchestratorConfig) -> Iterator[str]:
@@ -43,8 +47,42 @@ def describe_config(config: OrchestratorConfig) -> Iterator[str]:
         providers = config.providers[name]
         if not providers:
             yield "  no providers: fallback mode (the adapter's defaults, no rotation)"
+        watchers = limit_watchers(config)
         for position, provider in enumerate(providers, start=1):
             yield from _describe_provider(position, provider)
+            yield f"     limits seen by: {watchers[(name, provider.name)][0]}"
+
+
+def limit_watchers(config: OrchestratorConfig) -> dict[tuple[str, str], tuple[str, bool]]:
+    """``{(backend, provider): (what sees its limits, whether only a timeout would)}``."""
+    adapters = {name: load_adapter(backend.adapter) for name, backend in config.backends.items()}
+    through_sentinel = sentinel_variables(config, adapters)
+    watchers = {}
+    for backend, providers in config.providers.items():
+        adapter = adapters[backend]
+        signal = getattr(adapter, "limit_signal", "its error text when it exits")
+        silent = bool(getattr(adapter, "silent_on_limits", False))
+        for provider in providers:
+            variable = through_sentinel.get((backend, provider.name))
+            if variable is not None:
+                text = f"the sentinel (HTTP 429, quota bodies, rate-limit headers; via {variable})"
+                watchers[(backend, provider.name)] = (text, False)
+            else:
+                watchers[(backend, provider.name)] = (signal, silent)
+    return watchers
+
+
+def unwatched_limits(config: OrchestratorConfig) -> Iterator[str]:
+    """A warning per provider whose limits only an idle timeout would end."""
+    for (backend, provider), (_, silent) in limit_watchers(config).items():
+        if silent:
+            idle = config.backend(backend).idle_timeout
+            after = "never (idle_timeout = 0)" if idle == 0 else "after the idle timeout"
+            yield (
+                f"Warning: [{backend}.{provider}]: a usage limit would be seen only {after}: "
+                "set its base-URL variable so the sentinel watches it, or remove "
+                "sentinel = false"
+            )
 
 
 def _describe_provider(position: int, provider: ProviderConfig) -> Iterator[str]:

@@ -78,3 +78,17 @@ RedisPrefixOption = Annotated[
     str,
     typer.Option("--redis-prefix", help="Prefix of every Redis key, to share one Redis."),
 ]
+
+
+#: Six hours: long enough for a five-hour session limit to reset overnight.
+DEFAULT_MAX_WAIT = 6 * 3600.0
+
+MaxWaitOption = Annotated[
+    float,
+    typer.Option(
+        "--max-wait",
+        min=0,
+        help="When every provider of every backend is cooling down, wait up to this many "
+        "seconds (in all, per job) for the earliest reset instead of failing; 0: fail at once.",
+    ),
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -10,13 +11,16 @@ import anyio
 import typer
 
 from .._errors import UsageError
+from .._events import JobWaiting
 from .._job import Job, JobMode, JobResult
 from .._jobfile import load_job_file
 from .._orchestrator import JobHandle, Orchestrator
 from ._build import build_orchestrator, configure_logging, load_and_warn, warn_state_problems
 from ._options import (
+    DEFAULT_MAX_WAIT,
     ConfigDirOption,
     JsonOption,
+    MaxWaitOption,
     RedisOption,
     RedisPrefixOption,
     StateFileOption,
@@ -48,6 +52,7 @@ def run_command(
     ] = None,
     json_output: JsonOption = False,
     concurrency: Annotated[int, typer.Option(min=1, help="Jobs running at once.")] = 4,
+    max_wait: MaxWaitOption = DEFAULT_MAX_WAIT,
     config_dir: ConfigDirOption = None,
     state_file: StateFileOption = None,
     redis: RedisOption = None,
@@ -69,7 +74,11 @@ def run_command(
         results = anyio.run(_submit_all, redis, redis_prefix, jobs, json_output)
     else:
         orchestrator = build_orchestrator(
-            config, state_file=state_file, concurrency=concurrency, queue_size=len(jobs)
+            config,
+            state_file=state_file,
+            concurrency=concurrency,
+            queue_size=len(jobs),
+            max_wait=max_wait,
         )
         results = anyio.run(_run_all, orchestrator, jobs, json_output)
     raise typer.Exit(0 if all(result.status == "succeeded" for result in results) else 1)
@@ -112,14 +121,34 @@ async def _run_all(
 ) -> list[JobResult]:
     results: list[JobResult] = []
     show_progress = len(jobs) > 1 and sys.stdout.isatty() and not json_output
-    async with orchestrator:
+    async with orchestrator, anyio.create_task_group() as announcing:
         warn_state_problems(orchestrator)
+        await announcing.start(_announce_waits, orchestrator)
         async with JobProgress(orchestrator, len(jobs), enabled=show_progress) as progress:
             handles = [await orchestrator.submit(job) for job in jobs]
             async with anyio.create_task_group() as group:
                 for handle in handles:
                     group.start_soon(_report, handle, results, json_output, progress)
+        announcing.cancel_scope.cancel()
     return results
+
+
+async def _announce_waits(
+    orchestrator: Orchestrator, *, task_status: anyio.abc.TaskStatus[None]
+) -> None:
+    """Say on stderr what a job waits for when every provider is cooling down."""
+    async with orchestrator.events() as events:
+        task_status.started()
+        async for event in events:
+            if isinstance(event, JobWaiting):
+                wait = max(0.0, event.until - time.time())
+                print(
+                    f"job {event.job_id}: every provider is cooling down; waiting "
+                    f"{wait:.0f} s for {event.backend}/{event.provider} (--max-wait 0 to "
+                    "fail instead)",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
 
 async def _submit_all(url: str, prefix: str, jobs: list[Job], json_output: bool) -> list[JobResult]:

@@ -16,7 +16,7 @@ from .._config import OrchestratorConfig
 from .._errors import OrchestratorError
 from .._state import restore_rotations, save_rotations
 from .._state_store import Action, ManualRequest, StateStore, apply_request
-from .._status import OrchestratorStatus, build_status
+from .._status import OrchestratorStatus, ProviderStatus, build_status
 from ._build import load_and_warn
 from ._options import (
     ConfigDirOption,
@@ -175,7 +175,8 @@ def _print_status(status: OrchestratorStatus) -> None:
     for backend in status.backends:
         state = "" if backend.enabled else " (disabled)"
         table = Table(title=f"{backend.name}{state}", title_justify="left")
-        for column in ("#", "provider", "current", "cooldown left", "successes", "failures"):
+        columns = ("#", "provider", "current", "cooldown left", "used", "successes", "failures")
+        for column in columns:
             table.add_column(column)
         for position, provider in enumerate(backend.providers, 1):
             left = f"{provider.cooldown_left:.0f} s" if provider.cooldown_left else ""
@@ -184,14 +185,26 @@ def _print_status(status: OrchestratorStatus) -> None:
                 provider.name,
                 "*" if provider.current else "",
                 left,
+                _headroom_text(provider),
                 str(provider.successes),
                 str(provider.failures),
             )
         if not backend.providers:
-            table.add_row("", "(fallback mode)", "", "", "", "")
+            table.add_row("", "(fallback mode)", "", "", "", "", "")
         console.print(table)
     last = [status.last_backend, status.last_provider, status.last_model]
     if any(last):
         console.print("last used: " + "/".join(part or "-" for part in last))
     else:
         console.print("last used: nothing yet")
+
+
+def _headroom_text(provider: ProviderStatus) -> str:
+    """``93% (near limit), resets in 41 min`` from the latest headroom reading."""
+    if provider.utilization is None:
+        return ""
+    text = f"{provider.utilization:.0%}" + (" (near limit)" if provider.near_limit else "")
+    if provider.utilization_resets_at is not None:
+        minutes = max(0.0, provider.utilization_resets_at - time.time()) / 60
+        text += f", resets in {minutes:.0f} min"
+    return text

@@ -18,7 +18,14 @@ from .._telemetry import telemetry_sinks
 from .._worker import Worker
 from .._worker_source import JobSource, SpoolSource
 from ._build import build_orchestrator, configure_logging, load_and_warn, warn_state_problems
-from ._options import ConfigDirOption, RedisOption, RedisPrefixOption, StateFileOption
+from ._options import (
+    DEFAULT_MAX_WAIT,
+    ConfigDirOption,
+    MaxWaitOption,
+    RedisOption,
+    RedisPrefixOption,
+    StateFileOption,
+)
 
 
 def worker_command(
@@ -79,6 +86,7 @@ def worker_command(
             "to export them) [default: [telemetry] opentelemetry].",
         ),
     ] = False,
+    max_wait: MaxWaitOption = DEFAULT_MAX_WAIT,
     config_dir: ConfigDirOption = None,
     state_file: StateFileOption = None,
 ) -> None:
@@ -114,6 +122,7 @@ def worker_command(
         sinks=sinks,
         redis_url=redis,
         redis_prefix=redis_prefix,
+        max_wait=max_wait,
     )
     source: JobSource
     if redis is not None:

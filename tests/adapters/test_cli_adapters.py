@@ -17,10 +17,10 @@ from .helpers import finished, request
 
 
 def test_qwen_argv() -> None:
-    """qwen: options, -m MODEL, -o json, -p PROMPT (shared/cli-notes.md)."""
+    """qwen: options, -m MODEL, -o stream-json, -p PROMPT (shared/cli-notes.md)."""
     req = request(model="qwen3-coder-plus", options=("-y",))
     assert QWEN.build(req).argv == (
-        "qwen", "-y", "-m", "qwen3-coder-plus", "-o", "json", "-p", "say ping",
+        "qwen", "-y", "-m", "qwen3-coder-plus", "-o", "stream-json", "-p", "say ping",
     )  # fmt: skip
 
 
@@ -31,10 +31,10 @@ def test_provider_command_replaces_binary() -> None:
 
 
 def test_gemini_argv() -> None:
-    """gemini: -m MODEL -o json -p PROMPT."""
+    """gemini: -m MODEL -o stream-json -p PROMPT."""
     req = request(backend="gemini", model="gemini-2.5-pro")
     assert GEMINI.build(req).argv == (
-        "gemini", "-m", "gemini-2.5-pro", "-o", "json", "-p", "say ping",
+        "gemini", "-m", "gemini-2.5-pro", "-o", "stream-json", "-p", "say ping",
     )  # fmt: skip
 
 

@@ -25,7 +25,7 @@ def configured(cli: Cli, write_config: WriteConfig) -> Cli:
         + '[message_backend]\ndefault = "agent"\norder = ["agent"]\n',
         provider("agent", "busy", "limit", API_KEY=SECRET)
         + provider("agent", "spare", API_KEY=SECRET)
-        + provider("broken", "bad", "fail", FAKE_ECHO=f"key was {SECRET}"),
+        + provider("broken", "bad", "reject", FAKE_ECHO=f"key was {SECRET}"),
     )
     return cli
 
@@ -52,7 +52,7 @@ def test_job_files_with_json_output_and_a_failure_exit_1(configured: Cli, tmp_pa
     assert results["good"]["output"] == "spare: fine"
     assert [a["provider"] for a in results["good"]["attempts"]] == ["busy", "spare"]
     assert results["bad"]["status"] == "failed"
-    assert "the task makes no sense" in results["bad"]["error"]
+    assert "unknown option" in results["bad"]["error"]
     assert SECRET not in result.stdout + result.stderr
     assert "\r" not in result.stdout  # no progress bar when stdout is not a terminal
 

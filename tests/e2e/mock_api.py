@@ -13,6 +13,11 @@ Each answers in one mode:
 ``unauthorized``     HTTP 401
 ``server-error``     HTTP 500
 ``hang``             reads the request and never answers (until stopped)
+``plan-limit``       a subscription's spent plan, as the provider answers it:
+                     Anthropic 429 with ``anthropic-ratelimit-unified-*``
+                     headers (status rejected, reset in two hours); OpenAI
+                     Responses 429 ``usage_limit_reached`` with ``resets_at``
+                     (what codex's ChatGPT plans get); ``reset_at`` says when
 ===================  =========================================================
 
 Standard library only (``ThreadingHTTPServer`` in a thread), so that it does
@@ -36,7 +41,14 @@ from typing import Any, Literal
 
 Protocol = Literal["openai-chat", "openai-responses", "anthropic", "gemini"]
 Mode = Literal[
-    "answer", "rate-limit", "rate-limit-bare", "quota", "unauthorized", "server-error", "hang"
+    "answer",
+    "rate-limit",
+    "rate-limit-bare",
+    "quota",
+    "unauthorized",
+    "server-error",
+    "hang",
+    "plan-limit",
 ]
 PROTOCOLS: tuple[Protocol, ...] = ("openai-chat", "openai-responses", "anthropic", "gemini")
 MODES: tuple[Mode, ...] = (
@@ -47,6 +59,7 @@ MODES: tuple[Mode, ...] = (
     "unauthorized",
     "server-error",
     "hang",
+    "plan-limit",
 )
 USAGE = {"input": 11, "output": 7}
 #: A fixed "created" time: the same request gets the same bytes back.
@@ -63,12 +76,23 @@ class MockApi:
     """
 
     def __init__(
-        self, protocol: Protocol, mode: Mode, answer: str = "mock answer", port: int = 0
+        self,
+        protocol: Protocol,
+        mode: Mode,
+        answer: str = "mock answer",
+        port: int = 0,
+        answer_headers: dict[str, str] | None = None,
     ) -> None:
         self.protocol = protocol
         self.mode = mode
+        #: Sent with every answer, e.g. rate-limit headers announcing little headroom.
+        self.answer_headers = dict(answer_headers or {})
         self.answer = answer
         self.requests: list[str] = []
+        #: When each request arrived (Unix seconds), in the same order.
+        self.arrivals: list[float] = []
+        #: When a plan-limit answer says the limit resets (Unix seconds).
+        self.reset_at = int(time.time()) + 7200
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server = _QuietServer(("127.0.0.1", port), _handler_for(self))
@@ -92,6 +116,14 @@ class MockApi:
     def record(self, path: str) -> None:
         with self._lock:
             self.requests.append(path)
+            self.arrivals.append(time.time())
+
+    @property
+    def first_model_request_at(self) -> float | None:
+        """When the first model call arrived (Unix seconds), if one did."""
+        with self._lock:
+            calls = zip(self.requests, self.arrivals, strict=True)
+            return next((when for path, when in calls if _is_model_call(path)), None)
 
     def __enter__(self) -> MockApi:
         self._thread.start()
@@ -168,6 +200,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.mock.wait_stopping()
             self.close_connection = True
             return
+        if mode == "plan-limit":
+            status, payload, headers = _plan_limit(self.mock.protocol, self.mock.reset_at)
+            self._json(status, payload, headers)
+            return
         if mode != "answer":
             status, payload, headers = _error(self.mock.protocol, mode)
             self._json(status, payload, headers)
@@ -175,11 +211,14 @@ class _Handler(BaseHTTPRequestHandler):
         request = _loads(body)
         streaming = bool(request.get("stream")) or ":streamGenerateContent" in self.path
         if not streaming:
-            self._json(HTTPStatus.OK, _reply(self.mock.protocol, self.mock.answer, request))
+            reply = _reply(self.mock.protocol, self.mock.answer, request)
+            self._json(HTTPStatus.OK, reply, self.mock.answer_headers)
             return
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
+        for name, value in self.mock.answer_headers.items():
+            self.send_header(name, value)
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         for event in _stream(self.mock.protocol, self.mock.answer, request):
@@ -240,6 +279,26 @@ def _loads(body: bytes) -> dict[str, Any]:
 
 
 # -- errors, in each protocol's own shape ---------------------------------------
+
+
+def _plan_limit(protocol: Protocol, reset_at: int) -> tuple[HTTPStatus, object, dict[str, str]]:
+    """A subscription whose plan is spent until ``reset_at``, in the provider's own shape."""
+    if protocol == "anthropic":
+        headers = {
+            "anthropic-ratelimit-unified-status": "rejected",
+            "anthropic-ratelimit-unified-reset": str(reset_at),
+            "anthropic-ratelimit-unified-representative-claim": "five_hour",
+        }
+        limited = {"type": "rate_limit_error", "message": "Rate limited"}
+        return HTTPStatus.TOO_MANY_REQUESTS, {"type": "error", "error": limited}, headers
+    error: dict[str, object] = {
+        "type": "usage_limit_reached",
+        "message": "The usage limit has been reached",
+        "plan_type": "plus",
+        "resets_at": reset_at,
+        "resets_in_seconds": max(0, reset_at - int(time.time())),
+    }
+    return HTTPStatus.TOO_MANY_REQUESTS, {"error": error}, {}
 
 
 def _error(protocol: Protocol, mode: Mode) -> tuple[HTTPStatus, object, dict[str, str]]:

@@ -1,13 +1,11 @@
 """qwen, claude, gemini and codex, the real binaries, failing over between mock providers.
 
-What the CLIs do when limited (versions in package.json, seen against these mocks):
-claude retries a 429 or a 401 for minutes but says so on its stream-json
-output at the first retry, which ends the attempt at once; codex, told not to
-retry (``request_max_retries=0`` in examples/mock-apis), exits with the 429 at
-once; gemini retries a 429 but logs each failed try, status 429 included, on
-stderr, which the live scanner reads; qwen retries a 429 silently, printing
-nothing for minutes, so only the idle timeout ends its attempt (the HTTP
-sentinel is what will see those 429s directly).
+The config (examples/mock-apis) is written the way the spec writes providers:
+no ``sentinel`` key, no timeouts. qwen, claude and gemini providers set their
+CLI's base-URL variable, so the sentinel sees each 429 on the wire by
+default (qwen would otherwise retry in silence for minutes); codex, told not
+to retry (``request_max_retries=0`` in its ``-c`` provider), exits with the
+429 at once.
 """
 
 from __future__ import annotations
@@ -16,6 +14,7 @@ import os
 import time
 from pathlib import Path
 
+import anyio
 import pytest
 
 from orchestrator import (
@@ -36,13 +35,9 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
 
 #: Seconds without output that end an attempt of a CLI that retries silently.
 IDLE = 8.0
-#: How the first attempt on a provider answering 429 ends, per CLI.
-LIMITED_OUTCOME = {
-    "claude": AttemptOutcome.USAGE_LIMIT,
-    "codex": AttemptOutcome.USAGE_LIMIT,
-    "qwen": AttemptOutcome.TIMEOUT,  # silent retries: the idle timeout ends it
-    "gemini": AttemptOutcome.USAGE_LIMIT,  # its retries log the 429 on stderr
-}
+#: A spec-written config fails over within this (the issue's bar: 10 s). A CLI's
+#: cold start is 1-4 s on these 2 cores, and a failover starts two of them.
+FAILOVER_SECONDS = 10.0
 
 
 def mock_urls(**mocks: MockApi) -> dict[str, str]:
@@ -74,8 +69,9 @@ async def test_a_limited_provider_hands_the_job_to_the_next(
     urls = mock_urls(**{f"{backend}_limited": limited, f"{backend}_answering": answering})
     environment = cli_environment(tmp_path / "home", urls)
 
-    job = Job(prompt="say ping", backend=backend, idle_timeout=IDLE, timeout=150)
-    result, events, elapsed = await run_job(environment, job)
+    job = Job(prompt="say ping", backend=backend)  # no timeouts: the defaults must do
+    with anyio.fail_after(120):
+        result, events, elapsed = await run_job(environment, job)
 
     assert result.status == "succeeded", result.model_dump_json(indent=2)
     assert (result.backend, result.provider) == (backend, "answering"), result.model_dump_json(
@@ -83,7 +79,7 @@ async def test_a_limited_provider_hands_the_job_to_the_next(
     )
     assert result.output == f"PONG from {backend} provider 2"
     first, second = result.attempts
-    assert (first.provider, first.outcome) == ("limited", LIMITED_OUTCOME[backend]), first
+    assert (first.provider, first.outcome) == ("limited", AttemptOutcome.USAGE_LIMIT), first
     assert (second.provider, second.outcome) == ("answering", AttemptOutcome.SUCCESS)
     rotations = [event for event in events if isinstance(event, ProviderRotated)]
     assert [(r.backend, r.from_provider, r.provider) for r in rotations] == [
@@ -92,7 +88,7 @@ async def test_a_limited_provider_hands_the_job_to_the_next(
     assert limited.model_requests >= 1
     assert answering.model_requests >= 1
     # Far under the CLIs' own retrying (claude: 10 retries over minutes; qwen: 6+ min).
-    assert elapsed < IDLE + 40, elapsed
+    assert elapsed < FAILOVER_SECONDS * 2, elapsed  # doubled: a loaded machine still passes
 
 
 async def test_a_backend_limited_everywhere_falls_back_to_the_next_backend(

@@ -1,10 +1,11 @@
 """A fake agent CLI whose behaviour the provider's environment selects.
 
-FAKE_MODE: answer (default) | limit | limit_live | auth | fail | hang
+FAKE_MODE: answer (default) | limit | limit_live | auth | fail | reject | hang
 FAKE_NAME: the provider it was started for; echoed in the answer.
 FAKE_FORBIDDEN: comma-separated variables that must not be in the environment.
 FAKE_RETRY_AFTER: seconds announced by the limit message.
-FAKE_ECHO: text printed to stderr by the fail mode (to test redaction).
+FAKE_LIMITED_UNTIL: Unix time after which the limit mode answers instead.
+FAKE_ECHO: text printed to stderr by the fail and reject modes (to test redaction).
 FAKE_SLEEP: seconds the answer mode works before answering.
 FAKE_RUN_LOG: a file every run appends its prompt to (one line), to count runs.
 The prompt is the last argument.
@@ -26,6 +27,8 @@ def main() -> int:
     if run_log:
         with open(run_log, "a") as log:
             log.write(sys.argv[-1].replace("\n", " ") + "\n")
+    if mode == "limit" and time.time() >= float(os.environ.get("FAKE_LIMITED_UNTIL", "inf")):
+        mode = "answer"
     if mode == "limit":
         wait = os.environ.get("FAKE_RETRY_AFTER")
         print(
@@ -44,6 +47,10 @@ def main() -> int:
         print(os.environ.get("FAKE_ECHO", ""), file=sys.stderr)
         print("Error: the task makes no sense", file=sys.stderr)
         return 2
+    if mode == "reject":  # as commander (the node CLIs' parser) refuses an option
+        print(os.environ.get("FAKE_ECHO", ""), file=sys.stderr)
+        print("error: unknown option '--bogus'", file=sys.stderr)
+        return 1
     if mode == "hang":
         time.sleep(60)
         return 0

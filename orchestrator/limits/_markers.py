@@ -1,8 +1,9 @@
 """Finding usage-limit texts and the wait they announce.
 
 CLIs phrase limits many ways ("Retry-After: 30", "Please retry in 26.5s",
-"try again in 5 minutes", "resets at 2026-11-25T18:00:00Z"). The wait is what
-the cooldown uses; without one, the backend's configured default applies.
+"try again in 5 minutes", "resets at 2026-11-25T18:00:00Z", "resets 3pm
+(Europe/Paris)", "try again at 5:03 AM"). The wait is what the cooldown uses;
+without one, the backend's configured default applies.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from ._reset_times import parse_reset_time
+
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 _DURATION_PART = re.compile(
     r"(\d+(?:\.\d+)?)\s*(ms|milliseconds?|h|hrs?|hours?|m|mins?|minutes?|s|secs?|seconds?)\b",
@@ -18,7 +21,7 @@ _DURATION_PART = re.compile(
 )
 _RETRY_AFTER_HEADER = re.compile(r"retry[-_ ]after[\"']?\s*[:=]\s*[\"']?(\d+(?:\.\d+)?)", re.I)
 _RETRY_IN = re.compile(
-    r"(?:retry|try again|reset|resets|available)\s+(?:in|after)\s+"
+    r"(?:retry|retrying|try again|reset|resets|available)\s+(?:in|after)\s+"
     r"((?:\d+(?:\.\d+)?\s*[a-z]+[\s,]*(?:and\s+)?)+)",
     re.IGNORECASE,
 )
@@ -38,12 +41,13 @@ def find_marker(text: str, markers: Iterable[str]) -> str | None:
     return None
 
 
-def parse_retry_after(text: str, now: float) -> float | None:
+def parse_retry_after(text: str, now: float, local_zone: str | None = None) -> float | None:
     """Seconds to wait, as announced in ``text``; None when it says nothing usable.
 
     Args:
         text: error output of the CLI.
         now: current Unix time, for absolute reset times.
+        local_zone: the child's ``TZ``, for clock times printed without a zone.
     """
     header = _RETRY_AFTER_HEADER.search(text)
     if header:
@@ -58,7 +62,8 @@ def parse_retry_after(text: str, now: float) -> float | None:
         when = _parse_timestamp(absolute.group(1))
         if when is not None:
             return max(0.0, when - now)
-    return None
+    when = parse_reset_time(text, now, local_zone)
+    return None if when is None else max(0.0, when - now)
 
 
 def _duration_seconds(text: str) -> float | None:

@@ -1,0 +1,82 @@
+"""Benchmark: how fast each real CLI's limit is seen and the job moves to the next provider.
+
+Not a test: it prints figures. Run it with
+
+    .venv/bin/python -m tests.benchmarks.bench_failover [--runs 5]
+
+For each CLI (the pinned versions in tests/e2e/), a job on examples/mock-apis
+whose first provider's mock answers HTTP 429 without Retry-After, with the
+config as the spec writes it (no ``sentinel`` key, no timeouts). Measured per
+run: from the limited mock receiving its first model request to the
+``attempt_started`` event of the second provider (the next CLI's launch), and
+the whole job. Medians of the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import anyio
+
+from orchestrator import AttemptStarted, Job, Orchestrator, load_config
+
+from ..e2e.conftest import CLI_BIN, CLIS, CONFIG_DIR, PROTOCOL, cli_environment
+from ..e2e.mock_api import MockApi
+
+
+async def one_run(backend: str, home: Path) -> tuple[float, float]:
+    """(first 429 -> next provider's launch, whole job) in seconds."""
+    with (
+        MockApi(PROTOCOL[backend], "rate-limit-bare") as limited,
+        MockApi(PROTOCOL[backend], "answer", "PONG") as answering,
+    ):
+        urls = {
+            f"MOCK_{backend.upper()}_LIMITED": limited.origin,
+            f"MOCK_{backend.upper()}_ANSWERING": answering.origin,
+        }
+        environment = cli_environment(home, urls)
+        config = load_config(CONFIG_DIR, environ=environment)
+        async with (
+            Orchestrator(config, base_environment=environment, concurrency=1) as orch,
+            orch.events() as events,
+        ):
+            started = time.monotonic()
+            with anyio.fail_after(120):
+                result = await orch.run(Job(prompt="say ping", backend=backend))
+            whole = time.monotonic() - started
+            seen = events.waiting(10_000)
+    if result.status != "succeeded" or result.provider != "answering":
+        raise SystemExit(f"{backend}: the job did not fail over: {result.error}")
+    second = next(
+        e for e in seen if isinstance(e, AttemptStarted) and e.provider == "answering"
+    ).timestamp
+    first_429 = limited.first_model_request_at
+    assert first_429 is not None
+    return second - first_429, whole
+
+
+async def main(runs: int) -> None:
+    if not all((CLI_BIN / name).exists() for name in CLIS):
+        raise SystemExit("install the CLIs first: npm ci --prefix tests/e2e")
+    print(f"{'CLI':8} {'429 -> next launch (median)':>28} {'whole job (median)':>20}  runs")
+    for backend in CLIS:
+        detections, wholes = [], []
+        for _ in range(runs):
+            with tempfile.TemporaryDirectory() as scratch:
+                detection, whole = await one_run(backend, Path(scratch) / "home")
+            detections.append(detection)
+            wholes.append(whole)
+        print(
+            f"{backend:8} {statistics.median(detections):>26.2f} s "
+            f"{statistics.median(wholes):>18.2f} s  {runs}"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--runs", type=int, default=5)
+    anyio.run(main, parser.parse_args().runs, backend="trio")
