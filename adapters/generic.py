@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -23,6 +24,7 @@ from orchestrator import (
     Stream,
     TokenUsage,
     UsageError,
+    WatchedLog,
     find_marker,
     parse_retry_after,
 )
@@ -125,10 +127,17 @@ class CliAdapter:
             is ended when neither the job nor the backend says otherwise:
             longer than the CLI's longest silent stretch in its streaming
             output mode (a tool call), so only a hung attempt is cut.
+        session_flag: the flag that names the session up front
+            (``--session-id UUID``); the attempt's session id is then known
+            before the CLI prints anything. Not added when the options
+            already choose a session.
+        watched_log: the log the CLI writes for that session and how to
+            judge its lines, followed when the sentinel does not watch.
         limit_signal: how this CLI shows a limit when the sentinel does not
             watch its provider (shown by ``config check``).
-        silent_on_limits: without the sentinel, a limit may show no sign
-            until the CLI gives up (qwen): only the idle timeout ends it.
+        silent_on_limits: given a provider's settings, True when (without
+            the sentinel) a limit shows no sign until the CLI gives up, so
+            only the idle timeout ends it (qwen with its debug log off).
     """
 
     name: str
@@ -148,8 +157,10 @@ class CliAdapter:
     line_headroom: LineHeadroom | None = None
     rejection_markers: tuple[str, ...] = REJECTION_MARKERS
     default_idle_timeout: float | None = None
+    session_flag: str | None = None
+    watched_log: Callable[[str], WatchedLog] | None = None
     limit_signal: str = "its error text when it exits (usage_markers)"
-    silent_on_limits: bool = False
+    silent_on_limits: Callable[[Mapping[str, str]], bool] | None = None
 
     def build(self, request: AttemptRequest) -> Invocation:
         """``launcher + subcommand + options + model + output mode + prompt``.
@@ -165,11 +176,25 @@ class CliAdapter:
         if model and self.model_flag:
             argv += [self.model_flag, model]
         argv += self.output_args
+        session_id = self._new_session(request.options)
+        if session_id is not None and self.session_flag is not None:
+            argv += [self.session_flag, session_id]
+        watched = self.watched_log(session_id) if session_id and self.watched_log else None
         prompt = request.job.prompt
         style = self._prompt_style(request)
-        if style == "stdin":
-            return Invocation(argv=tuple(argv), stdin=prompt.encode("utf-8"))
-        return Invocation(argv=(*argv, *self._prompt_args(style, prompt)))
+        stdin = prompt.encode("utf-8") if style == "stdin" else None
+        if style != "stdin":
+            argv += self._prompt_args(style, prompt)
+        return Invocation(argv=tuple(argv), stdin=stdin, session_id=session_id, watched_log=watched)
+
+    def _new_session(self, options: tuple[str, ...]) -> str | None:
+        """A fresh session id, unless the CLI cannot take one or the options pick a session."""
+        if self.session_flag is None:
+            return None
+        chosen = {self.session_flag, "--resume", "-r", "--continue", "-c"}
+        if any(option.split("=", 1)[0] in chosen for option in options):
+            return None
+        return str(uuid.uuid4())
 
     def scanner(self, request: AttemptRequest) -> LimitScanner:
         markers = (*self.usage_markers, *request.backend.usage_markers)

@@ -14,6 +14,7 @@ from ._adapter import (
     LiveScanner,
     ProcessOutput,
     Stream,
+    WatchedLog,
 )
 from ._backend_manager import (
     BackendManager,
@@ -141,6 +142,7 @@ __all__ = [
     "UnsetVariableError",
     "UsageError",
     "WaitUntil",
+    "WatchedLog",
     "available_adapter_names",
     "child_environment",
     "default_config_dir",

@@ -8,8 +8,9 @@ alike, so timeouts, process groups and bounded buffers are solved once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, Protocol
 
 from ._job import AttemptOutcome, Job, JobMode, TokenUsage
@@ -48,12 +49,34 @@ class AttemptRequest:
 
 
 @dataclass(frozen=True)
+class WatchedLog:
+    """A log the CLI writes while it runs, followed for limit lines (qwen's debug log).
+
+    Attributes:
+        path: where the file will be, given the child's environment (its home);
+            None when it cannot be known.
+        judge: a verdict for one line of it, or None.
+    """
+
+    path: Callable[[Mapping[str, str]], Path | None]
+    judge: Callable[[str], Classification | None]
+
+
+@dataclass(frozen=True)
 class Invocation:
-    """What to run: argv (never through a shell), optional stdin, added variables."""
+    """What to run: argv (never through a shell), optional stdin, added variables.
+
+    Attributes:
+        session_id: the session id chosen up front (``--session-id``), if any.
+        watched_log: a log to follow for limit signals when the sentinel does
+            not watch the attempt.
+    """
 
     argv: tuple[str, ...]
     stdin: bytes | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    session_id: str | None = None
+    watched_log: WatchedLog | None = None
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -65,7 +65,7 @@ from ._rotation import ProviderRotation, WaitUntil
 from ._rotation_store import MemoryRotationStore, RotationStore
 from ._sentinel import Sentinel
 from ._sentinel_config import sentinel_variables
-from .limits import Headroom
+from .limits import Headroom, follow_log
 
 STDERR_TAIL_LINES = 20
 ROTATE_ON = frozenset(
@@ -107,6 +107,18 @@ class _Names(NamedTuple):
     backend: str
     provider: str | None
     model: str | None
+
+
+def _log_watch(
+    invocation: Invocation, environment: Mapping[str, str]
+) -> Callable[[], Awaitable[Classification]] | None:
+    """Following the CLI's log for limit lines, when it names one (qwen's debug log)."""
+    watched = invocation.watched_log
+    path = watched.path(environment) if watched is not None else None
+    if watched is None or path is None:
+        return None
+    judge = watched.judge
+    return lambda: follow_log(path, judge)
 
 
 class _SentinelSaw(NamedTuple):
@@ -463,7 +475,9 @@ class Supervisor:
                 stdin=invocation.stdin,
                 limits=limits,
                 scanner=adapter.scanner(request),
-                external=ticket.verdict if ticket is not None else None,
+                external=ticket.verdict
+                if ticket is not None
+                else _log_watch(invocation, environment),
             )
             if ticket is None:
                 return result, _SentinelSaw()

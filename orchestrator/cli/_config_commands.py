@@ -61,14 +61,17 @@ def limit_watchers(config: OrchestratorConfig) -> dict[tuple[str, str], tuple[st
     for backend, providers in config.providers.items():
         adapter = adapters[backend]
         signal = getattr(adapter, "limit_signal", "its error text when it exits")
-        silent = bool(getattr(adapter, "silent_on_limits", False))
+        silent_with = getattr(adapter, "silent_on_limits", None)
         for provider in providers:
             variable = through_sentinel.get((backend, provider.name))
             if variable is not None:
                 text = f"the sentinel (HTTP 429, quota bodies, rate-limit headers; via {variable})"
                 watchers[(backend, provider.name)] = (text, False)
+            elif callable(silent_with) and silent_with(provider.env):
+                text = "nothing until the CLI gives up (its early signal is switched off)"
+                watchers[(backend, provider.name)] = (text, True)
             else:
-                watchers[(backend, provider.name)] = (signal, silent)
+                watchers[(backend, provider.name)] = (signal, False)
     return watchers
 
 
@@ -80,8 +83,8 @@ def unwatched_limits(config: OrchestratorConfig) -> Iterator[str]:
             after = "never (idle_timeout = 0)" if idle == 0 else "after the idle timeout"
             yield (
                 f"Warning: [{backend}.{provider}]: a usage limit would be seen only {after}: "
-                "set its base-URL variable so the sentinel watches it, or remove "
-                "sentinel = false"
+                "let the sentinel watch it (set its base-URL variable, no sentinel = false) "
+                "or turn its CLI's early signal back on"
             )
 
 

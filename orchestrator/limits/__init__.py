@@ -7,12 +7,14 @@ the limit ends, so a reset is read the same way wherever it was seen.
 
 from ._headers import reset_from_headers
 from ._headroom import Headroom, headroom_from_headers
+from ._log_follower import follow_log
 from ._markers import find_marker, parse_retry_after
 from ._reset_times import next_midnight, parse_reset_time
 
 __all__ = [
     "Headroom",
     "find_marker",
+    "follow_log",
     "headroom_from_headers",
     "next_midnight",
     "parse_reset_time",

@@ -17,11 +17,24 @@ from .helpers import finished, request
 
 
 def test_qwen_argv() -> None:
-    """qwen: options, -m MODEL, -o stream-json, -p PROMPT (shared/cli-notes.md)."""
+    """qwen: options, -m MODEL, -o stream-json, --session-id UUID, -p PROMPT."""
     req = request(model="qwen3-coder-plus", options=("-y",))
-    assert QWEN.build(req).argv == (
-        "qwen", "-y", "-m", "qwen3-coder-plus", "-o", "stream-json", "-p", "say ping",
+    invocation = QWEN.build(req)
+    assert invocation.session_id is not None
+    assert invocation.argv == (
+        "qwen", "-y", "-m", "qwen3-coder-plus", "-o", "stream-json",
+        "--session-id", invocation.session_id, "-p", "say ping",
     )  # fmt: skip
+    assert QWEN.build(req).session_id != invocation.session_id  # one per attempt
+
+
+def test_qwen_options_that_pick_a_session_keep_it() -> None:
+    """A backend whose options resume or name a session gets no second session flag."""
+    for options in (("--resume", "abc"), ("--session-id=abc",), ("-c",)):
+        invocation = QWEN.build(request(options=options))
+        assert invocation.session_id is None
+        assert invocation.argv.count("--session-id") == 0
+        assert invocation.watched_log is None
 
 
 def test_provider_command_replaces_binary() -> None:

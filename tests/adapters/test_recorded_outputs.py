@@ -161,3 +161,32 @@ def test_gemini_per_minute_quota_is_seen_live_with_its_wait() -> None:
     verdict = scanner.feed("stderr", fixture("gemini-0.61.0-per-minute-quota.stderr.txt"))
     assert verdict is not None
     assert (verdict.outcome, verdict.retry_after) == (AttemptOutcome.USAGE_LIMIT, 26)
+
+
+def test_qwen_debug_log_lines_are_limits_with_the_upstream_words() -> None:
+    """qwen 0.15.10's debug log: its retried 429 is a usage limit; stack lines are nothing."""
+    from adapters.qwen import judge_debug_log_line
+
+    verdicts = [
+        judge_debug_log_line(line)
+        for line in fixture("qwen-0.15.10-debug-log-429.txt").splitlines()
+    ]
+    found = [v for v in verdicts if v is not None]
+    assert len(found) == 4  # two retries, each logged twice; "aborted" and stacks: nothing
+    assert all(v.outcome is AttemptOutcome.USAGE_LIMIT for v in found)
+    assert found[0].message.endswith("HTTP 429: Rate limit reached for requests")
+    auth = judge_debug_log_line("[ERROR] [OPENAI_ERROR] OpenAI API Error: 401 Incorrect API key")
+    assert auth is not None
+    assert auth.outcome is AttemptOutcome.AUTH_ERROR
+
+
+def test_qwen_debug_log_lives_in_the_childs_runtime_dir() -> None:
+    """QWEN_RUNTIME_DIR, else QWEN_HOME, else ~/.qwen, of the child's environment."""
+    from adapters.qwen import debug_log_path
+
+    assert debug_log_path({"HOME": "/h"}, "s") == Path("/h/.qwen/debug/s.txt")
+    assert debug_log_path({"HOME": "/h", "QWEN_HOME": "/q"}, "s") == Path("/q/debug/s.txt")
+    both = {"HOME": "/h", "QWEN_HOME": "/q", "QWEN_RUNTIME_DIR": "/r"}
+    assert debug_log_path(both, "s") == Path("/r/debug/s.txt")
+    assert debug_log_path({"QWEN_HOME": "relative"}, "s") is None
+    assert debug_log_path({}, "s") is None

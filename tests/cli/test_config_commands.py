@@ -109,20 +109,23 @@ def test_migrate_command(tmp_path: Path) -> None:
 def test_check_says_what_sees_each_providers_limits(write_config: WriteConfig) -> None:
     """Per provider: the sentinel, or the CLI's own signal; a silent one gets a warning."""
     directory = write_config(
-        '[backends.qwen]\nproviders = ["watched", "silent"]\n'
+        '[backends.qwen]\nproviders = ["watched", "logged", "silent"]\n'
         '[backends.claude]\nproviders = ["subscription"]\n'
         '[message_backend]\ndefault = "qwen"\norder = ["qwen", "claude"]\n',
         '[qwen.watched]\nOPENAI_BASE_URL = "https://dashscope.example/v1"\n'
-        '[qwen.silent]\nsentinel = false\nOPENAI_BASE_URL = "https://dashscope.example/v1"\n'
+        '[qwen.logged]\nsentinel = false\nOPENAI_BASE_URL = "https://dashscope.example/v1"\n'
+        '[qwen.silent]\nsentinel = false\nQWEN_DEBUG_LOG_FILE = "0"\n'
         '[claude.subscription]\nCLAUDE_CODE_OAUTH_TOKEN = "sk-ant-oat-x"\n',
     )
     result = orchestrator("config", "check", "--config-dir", str(directory))
     assert result.returncode == 0, result.stderr
     seen_by = [line.strip() for line in result.stdout.splitlines() if "limits seen by" in line]
     assert seen_by[0].startswith("limits seen by: the sentinel")
-    assert "in silence" in seen_by[1]
-    assert "rate_limit_event" in seen_by[2]
+    assert "debug log" in seen_by[1]
+    assert "nothing until the CLI gives up" in seen_by[2]
+    assert "rate_limit_event" in seen_by[3]
     assert "[qwen.silent]: a usage limit would be seen only after the idle timeout" in (
         result.stderr
     )
     assert "[qwen.watched]" not in result.stderr
+    assert "[qwen.logged]" not in result.stderr

@@ -62,25 +62,32 @@ async def test_a_429_seen_by_the_sentinel_moves_the_job_on_at_once(
     assert any(event.kind == "provider_rotated" for event in events)
 
 
-async def test_without_the_sentinel_qwen_waits_for_the_idle_timeout(
+async def test_without_the_sentinel_qwens_debug_log_still_sees_the_limit(
     cli_bin: Path, start_mock: StartMock, tmp_path: Path
 ) -> None:
-    """The same job with the sentinel off: qwen's silence costs the idle timeout, and the
-    default (on) is faster than that in the same run."""
+    """sentinel = false: qwen's debug log shows the retried 429 within seconds; with that
+    log switched off too (QWEN_DEBUG_LOG_FILE=0) only the idle timeout ends the attempt."""
     limited = start_mock("openai-chat", "rate-limit-bare")
     answering = start_mock("openai-chat", "answer", "PONG")
     environment = cli_environment(
         tmp_path / "home", mock_urls(qwen_limited=limited, qwen_answering=answering)
     )
+    config_dir = sentinel_config(tmp_path / "off", on=False)
     job = Job(prompt="say ping", backend="qwen", idle_timeout=IDLE, timeout=150)
     started = time.monotonic()
-    off, _, _ = await run_job(environment, job, sentinel_config(tmp_path / "off", on=False))
-    off_time = time.monotonic() - started
+    logged, _, _ = await run_job(environment, job, config_dir)
+    logged_time = time.monotonic() - started
+    silent_environment = {**environment, "QWEN_DEBUG_LOG_FILE": "0"}
     started = time.monotonic()
-    on, _, _ = await run_job(environment, job.model_copy(update={"id": "again"}))
-    on_time = time.monotonic() - started
-    assert (off.provider, on.provider) == ("answering", "answering")
-    assert off.attempts[0].outcome is AttemptOutcome.TIMEOUT
-    assert on.attempts[0].outcome is AttemptOutcome.USAGE_LIMIT
-    assert off_time >= IDLE
-    assert on_time < off_time
+    silent, _, _ = await run_job(
+        silent_environment, job.model_copy(update={"id": "again"}), config_dir
+    )
+    silent_time = time.monotonic() - started
+
+    assert (logged.provider, silent.provider) == ("answering", "answering")
+    first = logged.attempts[0]
+    assert first.outcome is AttemptOutcome.USAGE_LIMIT, first
+    assert "qwen's debug log shows HTTP 429" in first.message
+    assert silent.attempts[0].outcome is AttemptOutcome.TIMEOUT
+    assert silent_time >= IDLE
+    assert logged_time < silent_time
