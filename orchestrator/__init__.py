@@ -59,6 +59,7 @@ from ._events import (
     ProviderHeadroom,
     ProviderRecovered,
     ProviderRotated,
+    ProviderSuspended,
     Subscription,
 )
 from ._job import Attempt, AttemptOutcome, Job, JobMode, JobResult, TokenUsage
@@ -130,6 +131,7 @@ __all__ = [
     "ProviderRotated",
     "ProviderRotation",
     "ProviderStatus",
+    "ProviderSuspended",
     "Sink",
     "Stream",
     "StructlogSink",

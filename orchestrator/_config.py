@@ -108,6 +108,10 @@ class OrchestratorConfig:
             for backend, providers in self.providers.items()
         }
 
+    def fingerprints(self, backend: str) -> dict[str, str]:
+        """``{provider: ProviderConfig.fingerprint}`` for the backend's providers."""
+        return {provider.name: provider.fingerprint for provider in self.providers[backend]}
+
     @property
     def llm_config_path(self) -> Path:
         return self.config_dir / LLM_CONFIG_FILE

@@ -72,6 +72,13 @@ class ProviderCooledDown(_EventBase):
     reason: str
 
 
+class ProviderSuspended(_EventBase):
+    """A warning: the provider refused its credentials; out until its settings change."""
+
+    kind: Literal["provider_suspended"] = "provider_suspended"
+    reason: str
+
+
 class ProviderHeadroom(_EventBase):
     """The provider's latest headroom reading: ``utilization`` of its tightest window used."""
 
@@ -114,6 +121,7 @@ Event = Annotated[
     | ProviderCooledDown
     | ProviderRecovered
     | ProviderHeadroom
+    | ProviderSuspended
     | JobWaiting
     | JobSucceeded
     | JobFailed,

@@ -8,6 +8,8 @@ migration example carries ``base_url`` and ``model``), never dropped.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -49,6 +51,23 @@ class ProviderConfig(BaseModel):
     max_concurrency: Annotated[int, Field(ge=1)] | None = None
     env: dict[str, str] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        """A short digest of everything that decides how the provider is reached.
+
+        A provider refused with a 401 stays out until this changes (a new key,
+        another command). 64 bits of SHA-256: it identifies a configuration and
+        reveals nothing usable about a high-entropy key.
+        """
+        settings = {
+            "command": self.command,
+            "args": list(self.args),
+            "env": sorted(self.env.items()),
+            "options": sorted((k, repr(v)) for k, v in self.options.items()),
+        }
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+        return digest.hexdigest()[:16]
 
     @property
     def secret_values(self) -> frozenset[str]:

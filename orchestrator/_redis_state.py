@@ -4,7 +4,8 @@ Fields of ``<prefix>:rot:<backend>``: ``index`` (the pointer; only ever
 incremented, read modulo the provider count, so concurrent rotations never
 lose one), ``last_used``, and per provider ``cd:<p>`` (cooldown end, epoch
 seconds), ``ok:<p>`` and ``fail:<p>`` (counters), ``hr:<p>`` (the latest
-headroom reading, JSON). Every change is one atomic
+headroom reading, JSON), ``out:<p>`` (suspended after a 401: the refused
+settings' fingerprint). Every change is one atomic
 command or Lua script, so workers never overwrite each other: a provider one
 worker cools down is skipped by all of them on their next choice. While
 Redis is away, the operations wait for it (a job never chooses a provider
@@ -58,12 +59,15 @@ end
 return 1
 """
 
-# Back to the first provider, every cooldown lifted.
+# Back to the first provider, every cooldown and suspension lifted.
 RESET = """
 redis.call('HSET', KEYS[1], 'index', 0)
 local flat = redis.call('HGETALL', KEYS[1])
 for i = 1, #flat, 2 do
-  if string.sub(flat[i], 1, 3) == 'cd:' then redis.call('HDEL', KEYS[1], flat[i]) end
+  local field = flat[i]
+  if string.sub(field, 1, 3) == 'cd:' or string.sub(field, 1, 4) == 'out:' then
+    redis.call('HDEL', KEYS[1], field)
+  end
 end
 return 1
 """
@@ -119,6 +123,12 @@ class RedisRotationStore:
             what="record headroom",
         )
 
+    async def suspend(self, backend: str, provider: str, fingerprint: str) -> None:
+        await until_done(
+            lambda: self._client.hset(self._key(backend), {f"out:{provider}": fingerprint}),
+            what="suspend provider",
+        )
+
     async def apply(self, request: ManualRequest) -> bool:
         if request.backend not in self._config.backends:
             return False
@@ -170,6 +180,7 @@ class RedisRotationStore:
             successes={k: int(v) for k, v in per_provider("ok:").items()},
             failures={k: int(v) for k, v in per_provider("fail:").items()},
             headroom=_readings(per_provider("hr:")),
+            suspended=per_provider("out:"),
         )
 
 

@@ -46,21 +46,26 @@ class ProviderRotation:
     successes: dict[str, int] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
     headroom: dict[str, Headroom] = field(default_factory=dict)
+    #: Providers out until their configuration changes (a 401): provider -> the
+    #: fingerprint of the settings that were refused (``ProviderConfig.fingerprint``).
+    suspended: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, providers: Sequence[str]) -> ProviderRotation:
         return cls(providers=tuple(providers))
 
-    def current(self, now: float, near_limit: float = 1.0) -> str | None:
+    def current(
+        self, now: float, near_limit: float = 1.0, exclude: Collection[str] = ()
+    ) -> str | None:
         """The provider a new job starts on: the pointer's, or the next one not cooling
-        (and, below ``near_limit`` utilization, one with headroom).
+        (nor excluded, e.g. suspended) and, below ``near_limit`` utilization, with headroom.
 
         When every provider is cooling, the pointer's provider is returned:
         it is still the one the rotation stands on.
         """
         if not self.providers:
             return None
-        choice = self.select(now, near_limit=near_limit)
+        choice = self.select(now, exclude=exclude, near_limit=near_limit)
         return choice if isinstance(choice, str) else self.providers[self.current_index]
 
     def advance(self) -> bool:
@@ -77,9 +82,21 @@ class ProviderRotation:
         return True
 
     def reset(self) -> None:
-        """Back to the first provider, with every cooldown lifted."""
+        """Back to the first provider, with every cooldown and suspension lifted."""
         self.current_index = 0
         self.cooldown_until.clear()
+        self.suspended.clear()
+
+    def suspend(self, provider: str, fingerprint: str) -> None:
+        """Keep ``provider`` out while its settings still have ``fingerprint``."""
+        self._require(provider)
+        self.suspended[provider] = fingerprint
+
+    def suspended_now(self, fingerprints: dict[str, str]) -> set[str]:
+        """Providers suspended with the settings they still have (``{provider: fingerprint}``)."""
+        return {
+            name for name, refused in self.suspended.items() if fingerprints.get(name) == refused
+        }
 
     def mark_used(self, provider: str) -> None:
         self._require(provider)

@@ -51,6 +51,10 @@ class RotationStore(Protocol):
         """Keep the provider's latest headroom reading (new jobs avoid one near its limit)."""
         ...
 
+    async def suspend(self, backend: str, provider: str, fingerprint: str) -> None:
+        """Keep the provider out while its settings have ``fingerprint`` (it answered 401)."""
+        ...
+
     async def apply(self, request: ManualRequest) -> bool:
         """A manual rotate/reset; False when the backend is unknown."""
         ...
@@ -98,6 +102,10 @@ class MemoryRotationStore:
 
     async def record_headroom(self, backend: str, provider: str, reading: Headroom) -> None:
         self.rotations[backend].record_headroom(provider, reading)
+        self.changed = True
+
+    async def suspend(self, backend: str, provider: str, fingerprint: str) -> None:
+        self.rotations[backend].suspend(provider, fingerprint)
         self.changed = True
 
     async def apply(self, request: ManualRequest) -> bool:

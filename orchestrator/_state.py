@@ -45,6 +45,7 @@ def dump_rotations(
             "successes": rotation.successes,
             "failures": rotation.failures,
             "headroom": {name: reading.to_json() for name, reading in rotation.headroom.items()},
+            "suspended": rotation.suspended,
         }
     state = {
         "version": STATE_VERSION,
@@ -121,6 +122,7 @@ def _restore_one(rotation: ProviderRotation, saved: dict[str, Any]) -> None:
     rotation.cooldown_until.update(by_name("cooldown_until", float))
     rotation.successes.update(by_name("successes", int))
     rotation.failures.update(by_name("failures", int))
+    rotation.suspended.update(by_name("suspended", str))
     headroom = saved.get("headroom")
     for name, value in headroom.items() if isinstance(headroom, dict) else ():
         reading = Headroom.from_json(value)

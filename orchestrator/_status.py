@@ -25,6 +25,8 @@ class ProviderStatus(BaseModel):
     utilization: float | None = None
     utilization_resets_at: float | None = None
     near_limit: bool = False
+    #: Refused its credentials (401/403): out until its settings change.
+    suspended: bool = False
 
 
 class BackendStatus(BaseModel):
@@ -59,7 +61,8 @@ def build_status(
     for name, backend in config.backends.items():
         rotation = rotations[name]
         threshold = backend.rotate_at_utilization
-        current = rotation.current(now, threshold)
+        suspended = rotation.suspended_now(config.fingerprints(name))
+        current = rotation.current(now, threshold, exclude=suspended)
         providers = tuple(
             ProviderStatus(
                 name=provider.name,
@@ -73,6 +76,7 @@ def build_status(
                 ),
                 successes=rotation.successes.get(provider.name, 0),
                 failures=rotation.failures.get(provider.name, 0),
+                suspended=provider.name in suspended,
                 **_headroom(rotation, provider.name, threshold, now),
             )
             for provider in config.providers[name]

@@ -13,7 +13,8 @@ usage_limit             a short announced wait (``throttle_wait_seconds``)
                         ``usage_limit_retry_count`` times, then cool it down
                         until the announced reset (else the backend's
                         default) and try the next provider
-auth_error              cool down for the default, next provider
+auth_error              suspended until its settings change (or a manual
+                        reset), next provider
 transient_error         cool down for ``busy_cooldown_seconds``, next provider
 failure, idle timeout,  next provider, no cooldown: an error no rule knows
 launch_error            is not the job's fault, and costs one attempt
@@ -54,6 +55,7 @@ from ._events import (
     ProviderHeadroom,
     ProviderRecovered,
     ProviderRotated,
+    ProviderSuspended,
 )
 from ._job import Attempt, AttemptOutcome, Job, JobResult, TokenUsage
 from ._llm_config import BackendConfig
@@ -173,6 +175,7 @@ class Supervisor:
         self._adapters = {name: adapter_loader(b.adapter) for name, b in config.backends.items()}
         self._redact = Redactor(config.secret_values)
         self._sentinel_variables = sentinel_variables(config, self._adapters)
+        self._fingerprints = {name: config.fingerprints(name) for name in config.providers}
         #: Set by the orchestrator (which owns it) when a provider asks for it.
         self.sentinel: Sentinel | None = None
 
@@ -305,7 +308,8 @@ class Supervisor:
             self.bus.publish(ProviderRecovered(backend=backend, provider=name))
         run.seen[backend] = view.rotation
         near_limit = self.config.backend(backend).rotate_at_utilization
-        choice = view.rotation.select(now, exclude=tried, near_limit=near_limit)
+        out = view.rotation.suspended_now(self._fingerprints[backend])
+        choice = view.rotation.select(now, exclude=tried | out, near_limit=near_limit)
         # Everything left is cooling: the next backend first; the job waits
         # for a reset only once every backend is cooling (``_wait_for_a_reset``).
         return None if isinstance(choice, WaitUntil) else choice
@@ -321,9 +325,10 @@ class Supervisor:
             run.success = (backend.name, provider, self._model(run.job, backend), verdict)
             return _Next.SUCCEEDED
         until: float | None = None
-        if outcome in (AttemptOutcome.USAGE_LIMIT, AttemptOutcome.AUTH_ERROR):
-            wait = verdict.retry_after if outcome is AttemptOutcome.USAGE_LIMIT else None
-            until = self._cooldown_end(backend, wait)
+        if outcome is AttemptOutcome.USAGE_LIMIT:
+            until = self._cooldown_end(backend, verdict.retry_after)
+        elif outcome is AttemptOutcome.AUTH_ERROR:
+            await self._suspend(backend.name, provider, run.attempts[-1].message)
         elif outcome is AttemptOutcome.TRANSIENT_ERROR and backend.busy_cooldown_seconds > 0:
             until = self.clock() + backend.busy_cooldown_seconds
         await self.state.record_failure(backend.name, provider, cooldown_until=until)
@@ -336,6 +341,18 @@ class Supervisor:
         if self._job_must_stop(run, verdict):
             return _Next.FAIL_JOB
         return None
+
+    async def _suspend(self, backend: str, provider: str, why: str) -> None:
+        """A refused credential: out until the provider's settings change (or a reset)."""
+        await self.state.suspend(backend, provider, self._fingerprints[backend][provider])
+        self.bus.publish(
+            ProviderSuspended(
+                backend=backend,
+                provider=provider,
+                reason=f"{why}; out until its settings in provider_metadata.toml change "
+                f"or 'orchestrator providers reset {backend}'",
+            )
+        )
 
     def _after_fallback_attempt(
         self, run: _JobRun, backend: BackendConfig, verdict: Classification
@@ -625,6 +642,13 @@ class Supervisor:
         if waits:
             until, which = min(waits)
             text += f"; the first to recover is {which} in {until - now:.0f} s"
+        out = [
+            f"{backend}/{name}"
+            for backend, rotation in run.seen.items()
+            for name in sorted(rotation.suspended_now(self._fingerprints[backend]))
+        ]
+        if out:
+            text += f"; refused credentials keep {', '.join(out)} out until their settings change"
         return text
 
     @staticmethod

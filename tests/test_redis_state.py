@@ -149,3 +149,21 @@ async def test_headroom_is_shared_through_redis(
         rotation = (await RedisRotationStore(two, config, "t").view("agent", 1_500.0)).rotation
     assert rotation.headroom == {"a": Headroom(0.97, 2_000.0, 1_000.0)}
     assert rotation.select(1_500.0, near_limit=0.9) == "b"
+
+
+async def test_a_suspension_is_shared_and_a_reset_lifts_it(
+    write_config: WriteConfig, redis_server: RedisServer
+) -> None:
+    """A provider suspended by one worker is out for all; providers reset brings it back."""
+    config = load_config(
+        write_config(backend("agent", ["a", "b"]), provider("agent", "a") + provider("agent", "b")),
+        environ={},
+    )
+    fingerprint = config.fingerprints("agent")["a"]
+    async with connected(redis_server.url) as one, connected(redis_server.url) as two:
+        await RedisRotationStore(one, config, "t").suspend("agent", "a", fingerprint)
+        other = RedisRotationStore(two, config, "t")
+        rotation = (await other.view("agent", 0.0)).rotation
+        assert rotation.suspended_now(config.fingerprints("agent")) == {"a"}
+        assert await other.apply(ManualRequest("reset", "agent"))
+        assert (await other.view("agent", 0.0)).rotation.suspended == {}

@@ -100,3 +100,17 @@ def test_headroom_survives_a_restart_and_garbage_is_dropped(tmp_path: Path) -> N
     restored = {"qwen": ProviderRotation.of(["a", "b"])}
     assert restore_rotations(path, restored).problems == []
     assert restored["qwen"].headroom == {"a": Headroom(0.93, 2_000.0, 1_000.0)}
+
+
+def test_a_suspension_survives_a_restart() -> None:
+    """The refused settings' fingerprint is saved with the rotation and restored."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "state.json"
+        rotation = ProviderRotation.of(["a", "b"])
+        rotation.suspend("a", "0123456789abcdef")
+        save_rotations(path, {"qwen": rotation})
+        restored = {"qwen": ProviderRotation.of(["a", "b"])}
+        restore_rotations(path, restored)
+    assert restored["qwen"].suspended == {"a": "0123456789abcdef"}

@@ -18,6 +18,7 @@ from orchestrator._events import (
     ProviderCooledDown,
     ProviderRotated,
 )
+from orchestrator._status import build_status
 from orchestrator._supervisor import Supervisor, SupervisorSettings
 
 from .conftest import WriteConfig
@@ -494,3 +495,55 @@ async def test_claudes_allowed_warning_sends_the_next_job_elsewhere(
     assert (second.provider, second.output) == ("b", "PONG")
     third = await sup.run_job(Job(prompt="three"))
     assert third.provider == "a"  # both near the limit: the rotation's own order again
+
+
+async def test_a_refused_key_stays_out_until_its_settings_change(
+    write_config: WriteConfig,
+) -> None:
+    """A 401 suspends the provider for every later job; a new key brings it back at once."""
+    from orchestrator._events import ProviderSuspended
+    from orchestrator._rotation_store import MemoryRotationStore
+
+    def config_with(key: str) -> Path:
+        return write_config(
+            backend("agent", ["a", "b"]),
+            provider("agent", "a", "auth", API_KEY=key) + provider("agent", "b"),
+        )
+
+    refused = load_config(config_with("sk-old"), environ={})
+    state = MemoryRotationStore(refused.new_rotations())
+    recorder = Recorder()
+    sup = Supervisor(refused, bus=recorder.bus, state=state, clock=Clock())
+    first = await sup.run_job(Job(prompt="1"))
+    later = await sup.run_job(Job(prompt="2"))
+    assert [(a.provider, a.outcome.value) for a in first.attempts] == [
+        ("a", "auth_error"),
+        ("b", "success"),
+    ]
+    assert [a.provider for a in later.attempts] == ["b"]  # a is not tried again
+    (suspended,) = recorder.of(ProviderSuspended)
+    assert suspended.provider == "a"
+    assert "until its settings in provider_metadata.toml change" in suspended.reason
+    assert recorder.of(ProviderCooledDown) == []  # no timed cooldown: it would end
+    status = build_status(refused, state.rotations, (None, None, None), 1_000.0)
+    assert [(p.name, p.suspended, p.current) for p in status.backends[0].providers] == [
+        ("a", True, False),
+        ("b", False, True),
+    ]
+
+    renewed = load_config(config_with("sk-new"), environ={})  # a new key: a is back
+    again = await Supervisor(renewed, state=state, clock=Clock()).run_job(Job(prompt="3"))
+    assert [a.provider for a in again.attempts] == ["a", "b"]
+
+
+async def test_everything_refused_fails_naming_the_refused(write_config: WriteConfig) -> None:
+    """With every provider suspended the job fails at once and says why."""
+    directory = write_config(backend("agent", ["a"]), provider("agent", "a", "auth"))
+    sup, _ = supervisor(directory, max_cooldown_wait=60)
+    await sup.run_job(Job(prompt="1"))
+    with anyio.fail_after(5):
+        result = await sup.run_job(Job(prompt="2"))
+    assert result.attempts == ()
+    assert "refused credentials keep agent/a out until their settings change" in (
+        result.error or ""
+    )

@@ -180,6 +180,8 @@ def _print_status(status: OrchestratorStatus) -> None:
             table.add_column(column)
         for position, provider in enumerate(backend.providers, 1):
             left = f"{provider.cooldown_left:.0f} s" if provider.cooldown_left else ""
+            if provider.suspended:
+                left = "out: credentials refused"
             table.add_row(
                 str(position),
                 provider.name,

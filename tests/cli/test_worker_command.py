@@ -170,3 +170,34 @@ def test_bad_files_are_rejected_and_the_worker_goes_on(
     )
     assert "larger than" in (spool / "failed" / "oversized.json.result.json").read_text()
     assert worker.process.poll() is None
+
+
+def test_with_everything_limited_a_workers_job_waits_for_the_first_reset(
+    cli: Cli, write_config: WriteConfig, spool: Path, start_worker: StartWorker
+) -> None:
+    """Every provider of every backend limited for 20 s: the job waits, then succeeds on the
+    first to recover, instead of failing."""
+    import time
+
+    from ..fakes.config_text import backend, provider
+
+    recovers_at = time.time() + 20
+    cli.config_dir = write_config(
+        backend("first", ["a"], throttle_wait_seconds="0")
+        + backend("second", ["b"], throttle_wait_seconds="0")
+        + '[message_backend]\ndefault = "first"\norder = ["first", "second"]\n',
+        provider("first", "a", "limit", FAKE_RETRY_AFTER="20", FAKE_LIMITED_UNTIL=str(recovers_at))
+        + provider("second", "b", "limit", FAKE_RETRY_AFTER="600"),
+    )
+    worker = start_worker(cli, spool)
+    drop_jobs(spool / "incoming", 1, "patient")
+    wait_until(lambda: finished(spool) == {"patient0000": "done"}, 60, worker.log)
+    assert time.time() >= recovers_at
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    result = json.loads((spool / "done" / "patient0000.result.json").read_text())
+    assert [(a["provider"], a["outcome"]) for a in result["attempts"]] == [
+        ("a", "usage_limit"),
+        ("b", "usage_limit"),
+        ("a", "success"),
+    ]
