@@ -470,11 +470,16 @@ async def _drain_body(connection: h11.Connection, stream: SocketStream) -> None:
 
 
 async def _send_simple(
-    connection: h11.Connection, stream: SocketStream, status: int, body: bytes
+    connection: h11.Connection,
+    stream: SocketStream,
+    status: int,
+    body: bytes,
+    extra_headers: tuple[tuple[str, str], ...] = (),
 ) -> None:
     import h11
 
     headers = [("content-type", "application/json"), ("content-length", str(len(body)))]
+    headers += extra_headers
     await _send(connection, stream, h11.Response(status_code=status, headers=headers))
     await _send(connection, stream, h11.Data(data=body))
     await _send(connection, stream, h11.EndOfMessage())

@@ -14,6 +14,7 @@ import typer
 
 from .._errors import OrchestratorError
 from ._config_commands import config_app
+from ._drill_command import drill_command
 from ._events_command import events_command
 from ._migrate_command import migrate_command
 from ._run_command import run_command
@@ -32,6 +33,7 @@ app = typer.Typer(
 app.command("run")(run_command)
 app.command("worker")(worker_command)
 app.command("status")(status_command)
+providers_app.command("test")(drill_command)
 app.add_typer(providers_app, name="providers")
 app.command("events")(events_command)
 app.add_typer(config_app, name="config")

@@ -130,3 +130,24 @@ async def test_a_codex_plan_limit_moves_on_and_cools_until_the_printed_time(
     end_of_minute = limited.reset_at // 60 * 60 + 60
     assert abs(cooldown.until - end_of_minute) < 1, (cooldown.until, limited.reset_at)
     assert elapsed < 30, elapsed
+
+
+async def test_the_limit_drill_sees_every_real_clis_limit(cli_bin: Path, tmp_path: Path) -> None:
+    """providers test on examples/mock-apis: each real CLI's 429 is seen (codex through the
+    base_url in its -c arguments), with nothing sent anywhere but the drill's mock."""
+    from orchestrator.limits._drill import drill
+
+    from .conftest import CLIS, CONFIG_DIR
+
+    environment = cli_environment(tmp_path / "home", {})
+    config = load_config(CONFIG_DIR, environ=environment)
+    with anyio.fail_after(100):
+        reports = await drill(config, job_seconds=40, base_environment=environment)
+    seen = {(r.backend, r.provider): r for r in reports}
+    assert len(seen) == 2 * len(CLIS)
+    for (backend, provider), report in seen.items():
+        assert report.skipped is None, (backend, provider, report.skipped)
+        assert report.detected, (backend, provider, report.outcome, report.message)
+        assert report.requests >= 1
+        assert report.detected_in is not None
+        assert report.detected_in < 30, (backend, report.detected_in)
