@@ -417,6 +417,12 @@ class Supervisor:
         model = self._model(job, backend)
         names = _Names(job.id, backend.name, provider.name if provider else None, model)
         number = len(run.attempts) + 1
+        if job.cwd is not None and not job.cwd.is_dir():
+            # The job's own fault: every provider would fail the same way.
+            self._publish_started(names, number)
+            message = f"the job's working directory {str(job.cwd)!r} is not a directory"
+            verdict = Classification(AttemptOutcome.REJECTED, message)
+            return self._record(run, names, number, verdict, None, 0.0, "")
         try:
             invocation = adapter.build(request)
         except OrchestratorError as exc:

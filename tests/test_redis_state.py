@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from orchestrator import Job, Orchestrator, load_config
+from orchestrator import Job, Orchestrator, OrchestratorConfig, load_config
 from orchestrator._redis_connection import connected
 from orchestrator._redis_state import RedisRotationStore
 from orchestrator._state_store import ManualRequest
@@ -17,13 +17,18 @@ from .redis_server import RedisServer
 pytestmark = pytest.mark.anyio
 
 
-async def test_a_cooldown_is_seen_by_every_store(
-    write_config: WriteConfig, redis_server: RedisServer
-) -> None:
-    config = load_config(
+def two_providers(write_config: WriteConfig) -> OrchestratorConfig:
+    """Backend ``agent`` with providers ``a`` and ``b`` (fake CLIs)."""
+    return load_config(
         write_config(backend("agent", ["a", "b"]), provider("agent", "a") + provider("agent", "b")),
         environ={},
     )
+
+
+async def test_a_cooldown_is_seen_by_every_store(
+    write_config: WriteConfig, redis_server: RedisServer
+) -> None:
+    config = two_providers(write_config)
     async with connected(redis_server.url) as one, connected(redis_server.url) as two:
         first = RedisRotationStore(one, config, "t")
         second = RedisRotationStore(two, config, "t")
@@ -42,10 +47,7 @@ async def test_a_cooldown_is_seen_by_every_store(
 async def test_counters_pointer_manual_changes_and_last(
     write_config: WriteConfig, redis_server: RedisServer
 ) -> None:
-    config = load_config(
-        write_config(backend("agent", ["a", "b"]), provider("agent", "a") + provider("agent", "b")),
-        environ={},
-    )
+    config = two_providers(write_config)
     async with connected(redis_server.url) as client:
         store = RedisRotationStore(client, config, "t")
         await store.record_success("agent", "a", advance=True)
@@ -137,10 +139,7 @@ async def test_headroom_is_shared_through_redis(
     """A headroom reading one worker records steers every worker's next choice."""
     from orchestrator import Headroom
 
-    config = load_config(
-        write_config(backend("agent", ["a", "b"]), provider("agent", "a") + provider("agent", "b")),
-        environ={},
-    )
+    config = two_providers(write_config)
     async with connected(redis_server.url) as one, connected(redis_server.url) as two:
         await RedisRotationStore(one, config, "t").record_headroom(
             "agent", "a", Headroom(0.97, 2_000.0, 1_000.0)
@@ -155,10 +154,7 @@ async def test_a_suspension_is_shared_and_a_reset_lifts_it(
     write_config: WriteConfig, redis_server: RedisServer
 ) -> None:
     """A provider suspended by one worker is out for all; providers reset brings it back."""
-    config = load_config(
-        write_config(backend("agent", ["a", "b"]), provider("agent", "a") + provider("agent", "b")),
-        environ={},
-    )
+    config = two_providers(write_config)
     fingerprint = config.fingerprints("agent")["a"]
     async with connected(redis_server.url) as one, connected(redis_server.url) as two:
         await RedisRotationStore(one, config, "t").suspend("agent", "a", fingerprint)

@@ -547,3 +547,17 @@ async def test_everything_refused_fails_naming_the_refused(write_config: WriteCo
     assert "refused credentials keep agent/a out until their settings change" in (
         result.error or ""
     )
+
+
+async def test_a_missing_working_directory_fails_the_job_once(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    """A cwd that is not a directory is the job's fault: one rejected attempt, no rotation."""
+    directory = write_config(
+        backend("agent", ["a", "b"]), provider("agent", "a") + provider("agent", "b")
+    )
+    sup, _ = supervisor(directory)
+    result = await sup.run_job(Job(prompt="x", cwd=tmp_path / "gone"))
+    assert result.status == "failed"
+    assert [a.outcome.value for a in result.attempts] == ["rejected"]
+    assert "is not a directory" in (result.error or "")

@@ -5,8 +5,8 @@ A subscription limit is announced as a clock time, not a wait: claude prints
 past a day, with the year when it differs), codex ``try again at 5:03 AM`` or
 ``Try again at Nov 30th, 2026 1:54 AM`` in the child's local time with no zone,
 and gemini ``You have exhausted your daily quota`` with no time at all (Gemini
-API daily quotas reset at midnight Pacific time). Each becomes the exact Unix
-instant, so a limited account is skipped until it is usable again, not retried
+API daily quotas reset at midnight Pacific time); a monthly spend cap resets
+when the month does. Each becomes the exact Unix instant, so a limited account is skipped until it is usable again, not retried
 every few minutes for hours.
 
 The CLIs print the reset floored to the minute (claude 2.1.197 printed
@@ -36,6 +36,9 @@ _CODEX_RESET = re.compile(
 )
 #: gemini 0.61.0's terminal quota error (a per-day quota of the Gemini API).
 _DAILY_QUOTA = re.compile(r"exhausted your daily quota", re.IGNORECASE)
+#: claude 2.1.197's monthly caps: "You've hit your monthly spend limit", "... it resets
+#: next month": no date is printed; the month rolls over in local time.
+_MONTHLY = re.compile(r"hit your monthly (?:spend )?limit|resets next month", re.IGNORECASE)
 #: Where Gemini API daily quotas roll over.
 GEMINI_QUOTA_ZONE = "America/Los_Angeles"
 _MONTHS = {
@@ -66,7 +69,18 @@ def parse_reset_time(text: str, now: float, local_zone: str | None = None) -> fl
         return _instant(found, _zone(local_zone), now)
     if _DAILY_QUOTA.search(text):
         return next_midnight(now, GEMINI_QUOTA_ZONE)
+    if _MONTHLY.search(text):
+        return next_month(now, _zone(local_zone))
     return None
+
+
+def next_month(now: float, zone: tzinfo | None) -> float:
+    """The first instant of next month in ``zone`` (None: this machine's zone)."""
+    current = datetime.fromtimestamp(now, zone)
+    year, month = (
+        (current.year + 1, 1) if current.month == 12 else (current.year, current.month + 1)
+    )
+    return datetime(year, month, 1, tzinfo=zone).timestamp()
 
 
 def next_midnight(now: float, zone: str) -> float:

@@ -37,7 +37,7 @@ import time
 from collections.abc import Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 Protocol = Literal["openai-chat", "openai-responses", "anthropic", "gemini"]
 Mode = Literal[
@@ -50,17 +50,8 @@ Mode = Literal[
     "hang",
     "plan-limit",
 ]
-PROTOCOLS: tuple[Protocol, ...] = ("openai-chat", "openai-responses", "anthropic", "gemini")
-MODES: tuple[Mode, ...] = (
-    "answer",
-    "rate-limit",
-    "rate-limit-bare",
-    "quota",
-    "unauthorized",
-    "server-error",
-    "hang",
-    "plan-limit",
-)
+PROTOCOLS: tuple[Protocol, ...] = get_args(Protocol)
+MODES: tuple[Mode, ...] = get_args(Mode)
 USAGE = {"input": 11, "output": 7}
 #: A fixed "created" time: the same request gets the same bytes back.
 CREATED = 1_700_000_000

@@ -92,3 +92,11 @@ def test_nonsense_is_no_reset() -> None:
     assert parse_reset_time("resets 13:99pm (UTC)", RECORDED_AT) is None
     assert parse_reset_time("resets Feb 30, 3pm (UTC)", RECORDED_AT) is None
     assert parse_reset_time("the tests pass", RECORDED_AT) is None
+
+
+def test_a_monthly_cap_lasts_until_the_month_rolls_over() -> None:
+    """claude's monthly spend limit names no date: the first of next month, local time."""
+    text = "You've hit your monthly spend limit."
+    assert parse_reset_time(text, RECORDED_AT, "UTC") == utc(2026, 12, 1, 0, 0)
+    december = utc(2026, 12, 15, 12, 0)
+    assert parse_reset_time(text, december, "Europe/Paris") == utc(2026, 12, 31, 23, 0)
