@@ -135,16 +135,21 @@ async def test_a_codex_plan_limit_moves_on_and_cools_until_the_printed_time(
 async def test_the_limit_drill_sees_every_real_clis_limit(cli_bin: Path, tmp_path: Path) -> None:
     """providers test on examples/mock-apis: each real CLI's 429 is seen (codex through the
     base_url in its -c arguments), with nothing sent anywhere but the drill's mock."""
+    import shutil
+
     from orchestrator.limits._drill import drill
 
     from .conftest import CLIS, CONFIG_DIR
 
+    one_each = shutil.copytree(CONFIG_DIR, tmp_path / "config")  # one provider per CLI
+    llm = one_each / "llm_config.toml"
+    llm.write_text(llm.read_text().replace('["limited", "answering"]', '["limited"]'))
     environment = cli_environment(tmp_path / "home", {})
-    config = load_config(CONFIG_DIR, environ=environment)
+    config = load_config(one_each, environ=environment)
     with anyio.fail_after(100):
         reports = await drill(config, job_seconds=40, base_environment=environment)
     seen = {(r.backend, r.provider): r for r in reports}
-    assert len(seen) == 2 * len(CLIS)
+    assert set(seen) == {(cli, "limited") for cli in CLIS}
     for (backend, provider), report in seen.items():
         assert report.skipped is None, (backend, provider, report.skipped)
         assert report.detected, (backend, provider, report.outcome, report.message)
