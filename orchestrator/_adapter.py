@@ -37,8 +37,11 @@ class AttemptRequest:
 
     @property
     def model(self) -> str | None:
-        """The job's model override, else the backend's model."""
-        return self.job.model or self.backend.model
+        """The job's model override (where the backend allows it), else the backend's."""
+        allowed = self.backend.allowed_models
+        if self.job.model and (not allowed or self.job.model in allowed):
+            return self.job.model
+        return self.backend.model
 
     @property
     def options(self) -> tuple[str, ...]:

@@ -20,6 +20,28 @@ def _check_job_id(value: str) -> str:
     return value
 
 
+#: Characters that must never reach a CLI's argument list from a job.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _check_argv_value(value: str) -> str:
+    """A job value that becomes a CLI argument (the model) must be a value, never a flag.
+
+    ``model = "--openai-base-url=http://attacker/v1"`` would otherwise make
+    qwen send the provider's key elsewhere, and ``"--yolo"`` approve every
+    tool call: options and flags come from the configuration only.
+    """
+    if value.startswith("-"):
+        raise ValueError("must not start with '-' (flags come from the configuration only)")
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters (NUL, newlines, ...)")
+    if any("\ud800" <= char <= "\udfff" for char in value):
+        raise ValueError("must not contain lone surrogates")
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
 def _check_prompt(value: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
@@ -58,7 +80,7 @@ class Job(BaseModel):
     )
     prompt: Annotated[str, AfterValidator(_check_prompt)]
     backend: str | None = None
-    model: str | None = None
+    model: Annotated[str, Field(max_length=256), AfterValidator(_check_argv_value)] | None = None
     mode: JobMode = JobMode.EDIT
     cwd: Path | None = None
     timeout: Annotated[float, Field(gt=0)] | None = None

@@ -71,6 +71,8 @@ class BackendConfig(BaseModel):
             most, instead of rotating.
         busy_cooldown_seconds: how long a provider that answered "overloaded"
             or a server error is skipped.
+        allowed_models: the models jobs may ask for on this backend (empty:
+            any); another backend's fallback ignores a job model it does not allow.
         rotate_at_utilization: a provider whose latest headroom reading is
             at least this fraction used is passed over by new jobs while
             another provider has room (running jobs are never interrupted).
@@ -95,6 +97,7 @@ class BackendConfig(BaseModel):
     throttle_wait_seconds: Annotated[float, Field(ge=0, le=3600)] = 5.0
     busy_cooldown_seconds: Annotated[float, Field(ge=0, le=86_400)] = 30.0
     rotate_at_utilization: Annotated[float, Field(gt=0, le=1)] = 0.9
+    allowed_models: StringTuple = ()
 
     @property
     def adapter(self) -> str:

@@ -8,6 +8,7 @@ names, outcomes and redacted messages only; no sink ever sees a secret.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Protocol, TextIO
@@ -55,10 +56,13 @@ class JsonlFileSink:
     """Appends each event as one JSON line to a file (the event log)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = path
-        # Line-buffered: each event reaches the file as a whole line at once.
-        self._file = path.open("a", encoding="utf-8", buffering=1)
+        # Private (0600), also when an older version made it 0644: events name jobs,
+        # providers and errors. Line-buffered: each event reaches the file whole.
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        os.fchmod(descriptor, 0o600)
+        self._file = os.fdopen(descriptor, "a", encoding="utf-8", buffering=1)
 
     def __call__(self, event: Event) -> None:
         self._file.write(event.model_dump_json() + "\n")

@@ -65,8 +65,11 @@ class Spool:
         self.claim_dir = self.processing / self.worker_id
 
     def create(self) -> None:
-        for directory in (self.incoming, self.processing, self.done, self.failed):
-            directory.mkdir(parents=True, exist_ok=True)
+        """Make the four folders; those holding answers are private (0700)."""
+        self.incoming.mkdir(parents=True, exist_ok=True)
+        for directory in (self.processing, self.done, self.failed):
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            directory.chmod(0o700)  # also when an older version made it 0755
 
     @contextmanager
     def registered(self) -> Iterator[Recovery]:
@@ -141,7 +144,8 @@ class Spool:
             The result file's final path.
         """
         staged = self.claim_dir / _staged_result_name(claimed.name)
-        write_atomic(staged, result.model_dump_json(indent=1).encode(), mode=0o644)
+        # 0600: an answer can echo a key.
+        write_atomic(staged, result.model_dump_json(indent=1).encode(), mode=0o600)
         return _complete(self, claimed.name, staged, result.job_id, result.status)
 
     def requeue(self, claimed: Claimed) -> None:

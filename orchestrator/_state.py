@@ -59,7 +59,7 @@ def save_rotations(
     path: Path, rotations: Mapping[str, ProviderRotation], last: LastUsed = NOTHING_USED
 ) -> None:
     """Write the state file atomically, keeping other configurations' backends."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     others = {name: saved for name, saved in _saved_backends(path).items() if name not in rotations}
     write_atomic(path, dump_rotations(rotations, last, others))
 

@@ -270,6 +270,11 @@ class Supervisor:
         backend = self.config.backend(first)
         if not backend.enabled:
             raise OrchestratorError(f"Error: backend '{first}' is disabled (job '{job.id}')")
+        if job.model and backend.allowed_models and job.model not in backend.allowed_models:
+            raise OrchestratorError(
+                f"Error: job '{job.id}', field 'model': {job.model!r} is not in "
+                f"[backends.{first}] allowed_models ({', '.join(backend.allowed_models)})"
+            )
         return [first, *(name for name in order if name != first)]
 
     async def _run_on_backend(self, run: _JobRun, backend_name: str) -> _Next:
@@ -659,4 +664,7 @@ class Supervisor:
 
     @staticmethod
     def _model(job: Job, backend: BackendConfig) -> str | None:
+        """The job's model, unless the backend restricts models and not to that one."""
+        if job.model and backend.allowed_models and job.model not in backend.allowed_models:
+            return backend.model
         return job.model or backend.model

@@ -28,6 +28,14 @@ def test_defaults() -> None:
         {"prompt": "x", "idle_timeout": -1},
         {"prompt": "x", "mode": "write"},
         {"prompt": "x", "colour": "red"},
+        {"prompt": "x", "model": "--yolo"},
+        {"prompt": "x", "model": "--openai-base-url=http://attacker.invalid/v1"},
+        {"prompt": "x", "model": "-m"},
+        {"prompt": "x", "model": "qwen\n--yolo"},
+        {"prompt": "x", "model": "qwen\x00"},
+        {"prompt": "x", "model": "qwen\ud800"},
+        {"prompt": "x", "model": " "},
+        {"prompt": "x", "model": "m" * 257},
     ],
 )
 def test_invalid_jobs_are_refused(fields: dict[str, object]) -> None:
@@ -40,3 +48,9 @@ def test_result_round_trips_through_json() -> None:
     """A result serialises to JSON and back unchanged."""
     result = JobResult(job_id="j1", status="failed", error="every provider is limited")
     assert JobResult.model_validate_json(result.model_dump_json()) == result
+
+
+def test_ordinary_model_names_pass() -> None:
+    """Model names as providers spell them are values, and stay as given."""
+    for model in ("qwen3-coder-plus", "qwen/qwen3-coder:free", "claude-sonnet-4-5", "gpt-5.1"):
+        assert Job(prompt="x", model=model).model == model

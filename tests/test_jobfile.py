@@ -65,6 +65,8 @@ def test_prompt_file_is_read_relative_to_the_base_dir(tmp_path: Path) -> None:
         ("a.toml", 'prompt = "x"\nmode = "sometimes"\n', "field 'mode'"),
         ("a b.toml", 'prompt = "x"\n', "field 'id'"),
         ("a.yaml", 'prompt: "x"\n', "job files end in .toml or .json"),
+        ("a.toml", 'prompt = "x"\nmodel = "--yolo"\n', "field 'model': must not start with '-'"),
+        ("a.json", '{"prompt": "x", "model": "m\\nx"}', "field 'model'"),
     ],
 )
 def test_bad_job_files_name_file_and_field(

@@ -561,3 +561,26 @@ async def test_a_missing_working_directory_fails_the_job_once(
     assert result.status == "failed"
     assert [a.outcome.value for a in result.attempts] == ["rejected"]
     assert "is not a directory" in (result.error or "")
+
+
+async def test_allowed_models_refuse_others_and_fallbacks_use_their_own(
+    write_config: WriteConfig,
+) -> None:
+    """A job's model outside its backend's allowed_models fails it; a fallback backend that
+    does not allow the job's model runs with its own."""
+    directory = write_config(
+        backend("first", ["a"], allowed_models='["small", "large"]')
+        + backend("second", ["b"], model='"own"', allowed_models='["own"]'),
+        provider("first", "a", "limit", FAKE_RETRY_AFTER="600") + provider("second", "b"),
+    )
+    sup, _ = supervisor(directory)
+    refused = await sup.run_job(Job(prompt="x", backend="first", model="huge"))
+    assert refused.attempts == ()
+    assert "field 'model': 'huge' is not in [backends.first] allowed_models" in (
+        refused.error or ""
+    )
+    fell_back = await sup.run_job(Job(prompt="x", backend="first", model="small"))
+    assert [(a.backend, a.model) for a in fell_back.attempts] == [
+        ("first", "small"),
+        ("second", "own"),
+    ]

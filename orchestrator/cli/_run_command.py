@@ -98,22 +98,28 @@ def _jobs(
         try:
             return [Job(prompt=prompt, backend=backend, model=model, mode=mode, timeout=timeout)]
         except ValueError as exc:
-            raise UsageError(f"Error: --prompt: {_first_problem(exc)}") from None
+            raise UsageError(f"Error: {_first_problem(exc, 'prompt')}") from None
     jobs = [load_job_file(path) for path in files]
     defaults = {"backend": backend, "model": model}
-    return [
-        job.model_copy(
-            update={k: v for k, v in defaults.items() if v is not None and getattr(job, k) is None}
-        )
-        for job in jobs
-    ]
+    filled = []
+    for job in jobs:
+        update = {k: v for k, v in defaults.items() if v is not None and getattr(job, k) is None}
+        try:  # validated again: --model reaches the CLI's argv like a job's own model
+            filled.append(Job.model_validate({**job.model_dump(), **update}))
+        except ValueError as exc:
+            raise UsageError(f"Error: {_first_problem(exc, 'prompt')}") from None
+    return filled
 
 
-def _first_problem(exc: ValueError) -> str:
+def _first_problem(exc: ValueError, default_field: str) -> str:
+    """``--model: must not start with '-' ...``: the option at fault and what is wrong."""
     errors = getattr(exc, "errors", None)
     if callable(errors):
-        return str(errors()[0]["msg"]).lower()
-    return str(exc)
+        first = errors()[0]
+        field = first["loc"][0] if first.get("loc") else default_field
+        message = str(first["msg"]).lower().removeprefix("value error, ")
+        return f"--{field}: {message}"
+    return f"--{default_field}: {exc}"
 
 
 async def _run_all(

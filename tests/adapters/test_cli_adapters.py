@@ -11,7 +11,7 @@ from adapters.claude import AUTH_FAILED_EVENT, RATE_LIMIT_EVENT
 from adapters.codex import ADAPTER as CODEX
 from adapters.gemini import ADAPTER as GEMINI
 from adapters.qwen import ADAPTER as QWEN
-from orchestrator import AttemptOutcome, TokenUsage
+from orchestrator import AttemptOutcome, TokenUsage, load_adapter
 
 from .helpers import finished, request
 
@@ -226,3 +226,20 @@ def test_qwen_api_error_result_is_not_an_answer() -> None:
     assert QWEN.classify(request(), finished(0, stdout=limited)).outcome is (
         AttemptOutcome.USAGE_LIMIT
     )
+
+
+@pytest.mark.parametrize("backend", ["qwen", "claude", "gemini", "codex", "generic"])
+def test_a_job_can_never_put_a_flag_where_the_model_goes(backend: str) -> None:
+    """Every adapter: a dashed model cannot even become a job, so it never reaches argv;
+    the model the argv gets is the job's value right after the model flag."""
+    import pydantic
+
+    from orchestrator import Job
+
+    with pytest.raises(pydantic.ValidationError, match="must not start with '-'"):
+        Job(prompt="x", model="--yolo")
+    req = request(backend=backend, job_model="m-1", provider={"command": "cli"})
+    argv = load_adapter(backend).build(req).argv
+    assert not any(arg.startswith("-") and "m-1" in arg for arg in argv)
+    if backend != "generic":
+        assert argv[argv.index("m-1") - 1] in ("-m", "--model")

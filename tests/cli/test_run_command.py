@@ -123,3 +123,21 @@ def test_progress_bar_on_a_terminal(configured: Cli, tmp_path: Path) -> None:
     for index in range(3):
         assert f"spare: task {index}" in text
     assert "\x1b[" in text  # the bar was drawn (and cleared)
+
+
+@pytest.mark.parametrize("how", ["prompt", "job file"])
+def test_a_dashed_model_is_a_usage_error_naming_the_option(
+    configured: Cli, tmp_path: Path, how: str
+) -> None:
+    """--model --yolo (or one that would redirect the key) never reaches a CLI: exit 2."""
+    run_log = tmp_path / "runs.log"
+    job = tmp_path / "job.toml"
+    job.write_text('prompt = "hi"\n')
+    target = ["--prompt", "hi"] if how == "prompt" else [str(job)]
+    result = configured(
+        "run", *target, "--model=--openai-base-url=http://127.0.0.1:9/v1",
+        env={"FAKE_RUN_LOG": str(run_log)},
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "--model: must not start with '-'" in result.stderr
+    assert not run_log.exists()

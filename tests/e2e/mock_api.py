@@ -82,6 +82,8 @@ class MockApi:
         self.requests: list[str] = []
         #: When each request arrived (Unix seconds), in the same order.
         self.arrivals: list[float] = []
+        #: The model each model call asked for (the body's ``model``, or Gemini's path).
+        self.models: list[str] = []
         #: When a plan-limit answer says the limit resets (Unix seconds).
         self.reset_at = int(time.time()) + 7200
         self._lock = threading.Lock()
@@ -183,6 +185,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self._read_body()
         self.mock.record(self.path)
+        if _is_model_call(self.path):
+            self.mock.models.append(_requested_model(self.path, _loads(body)))
         if not _is_model_call(self.path):
             self._side_request()
             return
@@ -259,6 +263,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
+
+
+def _requested_model(path: str, request: dict[str, Any]) -> str:
+    if "/models/" in path:  # Gemini: .../models/MODEL:streamGenerateContent
+        return path.split("/models/", 1)[1].split(":", 1)[0]
+    return str(request.get("model", ""))
 
 
 def _loads(body: bytes) -> dict[str, Any]:
