@@ -394,8 +394,9 @@ def _timeout_message(output: ProcessOutput) -> str:
 
 
 def _failure_message(output: ProcessOutput, error_text: str) -> str:
+    # Not cut here: the supervisor redacts the message first, then shortens it.
     last = next((line for line in reversed(error_text.splitlines()) if line.strip()), "")
-    return f"exit code {output.exit_code}" + (f": {last[:200]}" if last else "")
+    return f"exit code {output.exit_code}" + (f": {last}" if last else "")
 
 
 ADAPTER = CliAdapter(name="generic", binary=None, prompt_style="positional")

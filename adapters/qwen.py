@@ -36,8 +36,6 @@ _DEBUG_LOG_ERROR = re.compile(
     r"\[(?:RETRY|OPENAI_ERROR)\] (?:Attempt \d+ failed with status |OpenAI API Error: )(\d{3})\b"
     r"(?P<rest>.*)"
 )
-#: The upstream's words are kept this long in the verdict (then redacted like any message).
-_UPSTREAM_TEXT = 160
 
 
 def judge_debug_log_line(line: str) -> Classification | None:
@@ -46,7 +44,8 @@ def judge_debug_log_line(line: str) -> Classification | None:
     if found is None:
         return None
     status, rest = int(found.group(1)), found.group("rest")
-    upstream = rest.split("Error:", 1)[-1].strip()[:_UPSTREAM_TEXT]
+    # Whole: the supervisor redacts the message, then shortens it.
+    upstream = rest.split("Error:", 1)[-1].strip()
     if status == 429 or "quota" in rest.lower():
         return Classification(
             AttemptOutcome.USAGE_LIMIT,

@@ -21,6 +21,21 @@ from ._diagnostics import config_error_from_validation
 from ._errors import ConfigValueError
 
 ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+#: Words in a setting's name that say its value is a credential.
+CREDENTIAL_WORDS = (
+    "KEY",
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "PASS",
+    "CREDENTIAL",
+    "AUTH",
+    "PRIVATE",
+    "COOKIE",
+    "SESSION",
+    "SIGNATURE",
+)
 OPTION_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 #: Largest value an environment setting may hold; far above any real key or URL.
 MAX_ENV_VALUE = 64 * 1024
@@ -37,7 +52,10 @@ class ProviderConfig(BaseModel):
         description: human-readable text shown in status output.
         max_concurrency: attempts running at once on this provider (None: no limit).
         env: the UPPERCASE settings: exported to the child only, never to
-            ``os.environ``, and treated as secrets everywhere else.
+            ``os.environ``. Those whose names say credential (``KEY``,
+            ``TOKEN``, ``SECRET``, ``PASSWORD``, ``AUTH``, ...) and those the
+            ``secrets = ["NAME", ...]`` option lists are secrets, masked
+            everywhere; the rest (base URLs, models, paths) are shown.
         options: the remaining lowercase keys, as written.
     """
 
@@ -69,10 +87,19 @@ class ProviderConfig(BaseModel):
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
         return digest.hexdigest()[:16]
 
+    def is_secret(self, name: str) -> bool:
+        """Whether setting ``name`` holds a credential (its name says so, or ``secrets``)."""
+        listed = self.options.get("secrets", ())
+        if isinstance(listed, list | tuple) and name in listed:
+            return True
+        return any(word in name for word in CREDENTIAL_WORDS)
+
     @property
     def secret_values(self) -> frozenset[str]:
-        """Values that must never be shown: all of the environment settings."""
-        return frozenset(value for value in self.env.values() if value)
+        """Values that must never be shown: the credential settings'."""
+        return frozenset(
+            value for name, value in self.env.items() if value and self.is_secret(name)
+        )
 
 
 ProviderTables = dict[str, dict[str, ProviderConfig]]
@@ -125,6 +152,17 @@ def parse_provider(backend: str, name: str, table: dict[str, Any], file: Path) -
                 table=where,
                 key=key,
             )
+    listed = options.get("secrets")
+    if listed is not None and not (
+        isinstance(listed, list)
+        and all(isinstance(n, str) and ENV_NAME.fullmatch(n) for n in listed)
+    ):
+        raise ConfigValueError(
+            'must be a list of UPPERCASE setting names to mask, e.g. secrets = ["MY_VAR"]',
+            file=file,
+            table=where,
+            key="secrets",
+        )
     if "args" in fields and "command" not in fields:
         raise ConfigValueError(
             "'args' needs 'command' (args are the command's arguments)",

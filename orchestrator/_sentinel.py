@@ -17,7 +17,8 @@ whole). What it sees goes to that attempt's :class:`Ticket`:
 - every answer's rate-limit headers give the provider's headroom (how much
   of its window is used), kept on the ticket: the latest reading wins.
 
-A request with an unknown token gets 403 and is never forwarded. Headers
+A request with an unknown token gets 403 and is never forwarded; one whose
+path would leave the provider's base path (``..``, encoded or not) gets 400. Headers
 (and so API keys) pass through as the CLI sent them and are never logged.
 
 httpx (on anyio) talks to the provider; h11 speaks HTTP/1.1 to the CLI.
@@ -31,6 +32,7 @@ import email.utils
 import json
 import secrets
 import time
+import urllib.parse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -240,8 +242,12 @@ class Sentinel:
             await _drain_body(connection, stream)
             await _send_simple(connection, stream, 403, b'{"error":"unknown sentinel token"}')
             return
-        counts = ticket.new_request()
         rest = target.split("/", 3)[3] if target.count("/") >= 3 else ""
+        if _leaves_base_path(rest):
+            await _drain_body(connection, stream)
+            await _send_simple(connection, stream, 400, b'{"error":"path outside the base URL"}')
+            return
+        counts = ticket.new_request()
         url = f"{ticket.upstream}/{rest}" if rest else ticket.upstream
         headers = [
             (name.decode("latin-1"), value.decode("latin-1"))
@@ -415,6 +421,18 @@ def _counts(usage: dict[str, Any]) -> tuple[int, int, int]:
         first("output_tokens", "completion_tokens", "candidatesTokenCount"),
         first("total_tokens", "totalTokenCount"),
     )
+
+
+def _leaves_base_path(rest: str) -> bool:
+    """``..`` or ``.`` segments (encoded or not), or a backslash: the request would reach
+    the upstream outside the provider's base path, so it is refused."""
+    path = rest.split("?", 1)[0]
+    for _ in range(3):  # %252e%252e is %2e%2e once decoded, .. twice
+        decoded = urllib.parse.unquote(path)
+        if decoded == path:
+            break
+        path = decoded
+    return "\\" in path or any(segment in (".", "..") for segment in path.split("/"))
 
 
 def _has_limit_marker(text: str) -> bool:

@@ -61,7 +61,7 @@ from ._job import Attempt, AttemptOutcome, Job, JobResult, TokenUsage
 from ._llm_config import BackendConfig
 from ._process import RunLimits, RunResult, run_process
 from ._provider_metadata import ProviderConfig
-from ._redaction import Redactor
+from ._redaction import Redactor, shorten
 from ._registry import load_adapter
 from ._rotation import ProviderRotation, WaitUntil
 from ._rotation_store import MemoryRotationStore, RotationStore
@@ -70,6 +70,9 @@ from ._sentinel_config import sentinel_variables
 from .limits import Headroom, follow_log
 
 STDERR_TAIL_LINES = 20
+#: Characters of an attempt's message, and of each kept stderr line (after redaction).
+MESSAGE_LIMIT = 400
+TAIL_LINE_LIMIT = 2000
 ROTATE_ON = frozenset(
     {
         AttemptOutcome.USAGE_LIMIT,
@@ -572,8 +575,10 @@ class Supervisor:
         duration: float,
         stderr: str,
     ) -> Classification:
-        message = self._redact(verdict.message)
-        tail = tuple(self._redact(line) for line in stderr.splitlines()[-STDERR_TAIL_LINES:])
+        # Redact first, cut after: no cut may leave part of a secret behind.
+        message = shorten(self._redact(verdict.message), MESSAGE_LIMIT)
+        lines = self._redact(stderr).splitlines()[-STDERR_TAIL_LINES:]
+        tail = tuple(shorten(line, TAIL_LINE_LIMIT) for line in lines)
         run.attempts.append(
             Attempt(
                 backend=names.backend,
@@ -631,7 +636,7 @@ class Supervisor:
                 usage=verdict.usage,
                 metadata=job.metadata,
             )
-        error = self._redact(run.error or "Error: the job did not run")
+        error = shorten(self._redact(run.error or "Error: the job did not run"), 4 * MESSAGE_LIMIT)
         self.bus.publish(JobFailed(job_id=job.id, duration=duration, error=error))
         return JobResult(
             job_id=job.id,

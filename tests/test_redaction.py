@@ -28,3 +28,30 @@ def test_longest_secret_wins() -> None:
 def test_secret_never_survives(secret: str, prefix: str, suffix: str) -> None:
     """Whatever the secret and its surroundings, it does not appear in the output."""
     assert secret not in Redactor([secret])(prefix + secret + suffix).replace(MASK, "\x00")
+
+
+def test_credentials_inside_urls_are_masked_and_the_url_stays_readable() -> None:
+    """user:password@ and key=/token= query values are masked; host and path stay."""
+    redact = Redactor()
+    assert redact("https://bob:pa55word@proxy.example/v1") == f"https://{MASK}@proxy.example/v1"
+    assert (
+        redact("GET https://generativelanguage.example/v1beta?alt=sse&key=AIzaLIKE123&x=1")
+        == f"GET https://generativelanguage.example/v1beta?alt=sse&key={MASK}&x=1"
+    )
+    assert redact("https://api.example/v1?token=abc123") == f"https://api.example/v1?token={MASK}"
+    assert redact("https://api.example/v1/chat") == "https://api.example/v1/chat"
+
+
+def test_a_multi_line_secret_is_masked_whole_and_line_by_line() -> None:
+    """A PEM key: masked whole where it appears whole, and each long line where alone."""
+    pem = (
+        "-----BEGIN PRIVATE KEY-----\n"
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n"
+        "VJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDu\n"
+        "-----END PRIVATE KEY-----"
+    )
+    redact = Redactor([pem])
+    assert redact(f"key:\n{pem}\nend") == f"key:\n{MASK}\nend"
+    inner = pem.splitlines()[2]
+    assert redact(f"line: {inner}") == f"line: {MASK}"
+    assert redact("-----END PRIVATE KEY-----") == "-----END PRIVATE KEY-----"

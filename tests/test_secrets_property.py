@@ -111,3 +111,57 @@ def test_secrets_travel_in_the_environment_never_in_argv(secret: str, backend: s
     invocation = load_adapter(backend).build(request)
     assert not any(secret in part for part in invocation.argv)
     assert secret not in (invocation.stdin or b"").decode()
+
+
+LONG_LINE_SECRET = "sk_live_ABCDEFGHIJKLM7Qz9wXv"  # not key-shaped: only the setting masks it
+PEM_SECRET = "Kq8vZ2mN4tR7yW1pL5xC9bF3hJ6dG0sA\nTr5eY8uI2oP4aS6dF9gH1jK3lZ7xC0vB\nNm4bV7cX1zL9kJ2hG5fD8sA3pO6iU0yT"
+
+
+def fragments(secret: str, size: int = 8) -> set[str]:
+    """Every run of ``size`` characters of the secret (newlines aside)."""
+    flat = secret.replace("\n", "")
+    return {flat[i : i + size] for i in range(len(flat) - size + 1)}
+
+
+def test_a_secret_at_the_end_of_a_long_line_or_over_three_lines_never_shows() -> None:
+    """Redacted before any cut: no 8-character piece of either secret reaches any output."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        directory = root / "config"
+        directory.mkdir()
+        llm = {
+            "backends": {"leaky": {"backend_type": "generic", "providers": ["long", "pem"]}},
+            "message_backend": {"default": "leaky", "order": ["leaky"]},
+        }
+        fake = {"command": PYTHON, "args": [str(FAKE_CLI)], "FAKE_MODE": "reject"}
+        metadata = {
+            "leaky": {
+                "long": {**fake, "API_TOKEN": LONG_LINE_SECRET, "FAKE_MODE": "fail_echo_last",
+                         "FAKE_ECHO": "e" * 990 + " token " + LONG_LINE_SECRET},
+                "pem": {**fake, "PRIVATE_KEY": PEM_SECRET, "FAKE_ECHO": "key:\n" + PEM_SECRET},
+            }
+        }  # fmt: skip
+        (directory / "llm_config.toml").write_text(tomli_w.dumps(llm))
+        (directory / "provider_metadata.toml").write_text(tomli_w.dumps(metadata))
+        (directory / "provider_metadata.toml").chmod(0o600)
+        config = load_config(directory, environ={})
+
+        async def run_both() -> str:
+            async with (
+                Orchestrator(config, sinks=[JsonlFileSink(root / "events.jsonl")]) as orch,
+                orch.events() as events,
+            ):
+                first = await orch.run(Job(prompt="go"))
+                config_b = Job(prompt="go", backend="leaky")
+                second = await orch.run(config_b)
+                seen = "".join(e.model_dump_json() for e in events.waiting(10_000))
+            return first.model_dump_json() + second.model_dump_json() + seen
+
+        texts = anyio.run(run_both) + (root / "events.jsonl").read_text()
+    assert '"rejected"' in texts  # the CLIs did print their errors, secrets included
+    assert "eeee token ***" in texts  # the long line, its end masked in the message
+    for secret in (LONG_LINE_SECRET, PEM_SECRET):
+        leaked = [piece for piece in fragments(secret) if piece in texts]
+        assert leaked == [], f"pieces of a secret reached the output: {leaked[:3]}"

@@ -299,3 +299,25 @@ async def test_little_headroom_sends_the_next_job_to_the_next_provider(
     a_status = agent.providers[0]
     assert a_status.near_limit
     assert a_status.utilization == pytest.approx(0.98)
+
+
+@pytest.mark.parametrize(
+    "escape",
+    ["/../../secret", "/v1/../../secret", "/%2e%2e/secret", "/%252e%252e/secret", "/..%5csecret"],
+)
+async def test_a_path_leaving_the_base_url_is_refused(sentinel: Sentinel, escape: str) -> None:
+    """`..` in any spelling would reach the upstream outside the provider's base path: 400."""
+    with MockApi("openai-chat", "answer") as api:
+        async with sentinel.ticket(f"{api.origin}/v1") as ticket:
+            target = f"/t/{ticket.token}{escape}"
+            async with await anyio.connect_tcp("127.0.0.1", sentinel.port) as stream:
+                await stream.send(
+                    f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+                )
+                reply = b""
+                with anyio.fail_after(10):
+                    async for chunk in stream:
+                        reply += chunk
+    assert reply.startswith(b"HTTP/1.1 400"), reply[:100]
+    assert api.requests == []
+    assert ticket.requests == 0

@@ -228,7 +228,7 @@ async def test_secrets_stay_out_of_results(write_config: WriteConfig) -> None:
     """A CLI echoing its key in an error leaves only *** in the result."""
     directory = write_config(
         backend("agent", ["a"]),
-        provider("agent", "a", "fail", FAKE_ECHO="tok-very-secret"),
+        provider("agent", "a", "fail", API_TOKEN="tok-very-secret", FAKE_ECHO="tok-very-secret"),
     )
     sup, recorder = supervisor(directory)
     result = await sup.run_job(Job(prompt="x"))

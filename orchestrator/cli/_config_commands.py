@@ -9,6 +9,7 @@ import typer
 
 from .._config import OrchestratorConfig, load_config
 from .._provider_metadata import ProviderConfig
+from .._redaction import Redactor
 from .._registry import load_adapter
 from .._sentinel_config import sentinel_variables
 from ._options import ConfigDirOption
@@ -23,7 +24,8 @@ def check_command(config_dir: ConfigDirOption = None) -> None:
     """Validate the config and list each backend's providers in rotation order.
 
     Exit 0 when both files load (warnings go to stderr), 2 with the error otherwise.
-    Environment values are never shown.
+    Credential settings are never shown; others (base URLs, models) are, with any
+    credential inside a URL masked.
     """
     config = load_config(config_dir)
     for warning in config.warnings:
@@ -95,7 +97,9 @@ def _describe_provider(position: int, provider: ProviderConfig) -> Iterator[str]
         yield f"     command: {' '.join([provider.command, *provider.args])}"
     else:
         yield "     command: (the adapter's CLI)"
-    for key in provider.env:
-        yield f"     env: {key}={REDACTED}"
+    redact = Redactor(provider.secret_values)
+    for key, value in provider.env.items():
+        shown = REDACTED if provider.is_secret(key) else redact(value)
+        yield f"     env: {key}={shown}"
     for key in provider.options:
         yield f"     option: {key}"

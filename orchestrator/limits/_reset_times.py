@@ -6,8 +6,8 @@ past a day, with the year when it differs), codex ``try again at 5:03 AM`` or
 ``Try again at Nov 30th, 2026 1:54 AM`` in the child's local time with no zone,
 and gemini ``You have exhausted your daily quota`` with no time at all (Gemini
 API daily quotas reset at midnight Pacific time); a monthly spend cap resets
-when the month does. Each becomes the exact Unix instant, so a limited account is skipped until it is usable again, not retried
-every few minutes for hours.
+when the month does. Each becomes the exact Unix instant, so a limited account
+is skipped until it is usable again, not retried every few minutes for hours.
 
 The CLIs print the reset floored to the minute (claude 2.1.197 printed
 ``7:03am`` for 07:03:13), so an instant read from text is the *end* of that

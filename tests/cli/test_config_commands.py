@@ -23,7 +23,8 @@ def orchestrator(*args: str, env: dict[str, str] | None = None) -> subprocess.Co
 
 
 def test_check_lists_spec_providers_in_order(spec_environ: dict[str, str]) -> None:
-    """The spec's example passes: qwen's three providers in order, no secret printed."""
+    """The spec's example passes: qwen's three providers in order, every key hidden, the
+    endpoint and API version shown."""
     result = orchestrator(
         "config", "check", "--config-dir", str(SPEC_EXAMPLE_DIR), env=spec_environ
     )
@@ -33,9 +34,12 @@ def test_check_lists_spec_providers_in_order(spec_environ: dict[str, str]) -> No
     assert positions == sorted(positions)
     assert "env: AZURE_API_KEY=<redacted>" in out
     assert "command: uvx qwen-azure-proxy" in out
-    for secret in spec_environ.values():
-        assert secret not in out
-        assert secret not in result.stderr
+    assert "env: AZURE_ENDPOINT=https://test.openai.azure.com" in out
+    assert "env: AZURE_API_VERSION=2024-02-15-preview" in out
+    for name, secret in spec_environ.items():
+        if "KEY" in name:
+            assert secret not in out
+            assert secret not in result.stderr
 
 
 def test_check_reads_config_dir_from_environment(spec_environ: dict[str, str]) -> None:
@@ -129,3 +133,28 @@ def test_check_says_what_sees_each_providers_limits(write_config: WriteConfig) -
     )
     assert "[qwen.watched]" not in result.stderr
     assert "[qwen.logged]" not in result.stderr
+
+
+def test_check_masks_credentials_inside_urls_and_listed_secrets(write_config: WriteConfig) -> None:
+    """A key in a URL's query, user:password@ and a setting listed in secrets are masked."""
+    directory = write_config(
+        '[backends.gemini]\nproviders = ["p"]\n',
+        '[gemini.p]\nsecrets = ["ORG_ID"]\nORG_ID = "org-7f3k2m9q"\n'
+        'GOOGLE_GEMINI_BASE_URL = "https://gw.example/v1beta?key=AIzaQUERYKEY123"\n'
+        'HTTPS_PROXY = "http://bob:pa55w0rd@proxy.example:3128"\n',
+    )
+    result = orchestrator("config", "check", "--config-dir", str(directory))
+    assert result.returncode == 0, result.stderr
+    assert "env: GOOGLE_GEMINI_BASE_URL=https://gw.example/v1beta?key=***" in result.stdout
+    assert "env: HTTPS_PROXY=http://***@proxy.example:3128" in result.stdout
+    assert "env: ORG_ID=<redacted>" in result.stdout
+    for secret in ("AIzaQUERYKEY123", "pa55w0rd", "org-7f3k2m9q"):
+        assert secret not in result.stdout + result.stderr
+
+
+def test_secrets_must_list_setting_names(write_config: WriteConfig) -> None:
+    """secrets = "X" (not a list of names) is a config error naming the key."""
+    directory = write_config('[backends.qwen]\nproviders = ["p"]\n', '[qwen.p]\nsecrets = "X"\n')
+    result = orchestrator("config", "check", "--config-dir", str(directory))
+    assert result.returncode == 2
+    assert "key 'secrets'" in result.stderr

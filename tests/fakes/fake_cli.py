@@ -1,6 +1,6 @@
 """A fake agent CLI whose behaviour the provider's environment selects.
 
-FAKE_MODE: answer (default) | limit | limit_live | auth | fail | reject | hang
+FAKE_MODE: answer (default) | limit | limit_live | auth | fail | fail_echo_last | reject | hang
 FAKE_NAME: the provider it was started for; echoed in the answer.
 FAKE_FORBIDDEN: comma-separated variables that must not be in the environment.
 FAKE_RETRY_AFTER: seconds announced by the limit message.
@@ -46,6 +46,10 @@ def main() -> int:
     if mode == "fail":
         print(os.environ.get("FAKE_ECHO", ""), file=sys.stderr)
         print("Error: the task makes no sense", file=sys.stderr)
+        return 2
+    if mode == "fail_echo_last":  # the echoed text is the error's last line
+        print("Error: the task makes no sense", file=sys.stderr)
+        print(os.environ.get("FAKE_ECHO", ""), file=sys.stderr)
         return 2
     if mode == "reject":  # as commander (the node CLIs' parser) refuses an option
         print(os.environ.get("FAKE_ECHO", ""), file=sys.stderr)
