@@ -71,6 +71,8 @@ class BackendConfig(BaseModel):
             most, instead of rotating.
         busy_cooldown_seconds: how long a provider that answered "overloaded"
             or a server error is skipped.
+        cwd_root: jobs on this backend may only work inside this directory
+            (symlinks resolved); overrides the orchestrator's ``cwd_root``.
         allowed_models: the models jobs may ask for on this backend (empty:
             any); another backend's fallback ignores a job model it does not allow.
         rotate_at_utilization: a provider whose latest headroom reading is
@@ -98,6 +100,7 @@ class BackendConfig(BaseModel):
     busy_cooldown_seconds: Annotated[float, Field(ge=0, le=86_400)] = 30.0
     rotate_at_utilization: Annotated[float, Field(gt=0, le=1)] = 0.9
     allowed_models: StringTuple = ()
+    cwd_root: Annotated[Path, Field(strict=False)] | None = None
 
     @property
     def adapter(self) -> str:

@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from pathlib import Path
 from typing import NamedTuple
 
 import anyio
@@ -100,11 +101,14 @@ class SupervisorSettings:
             cooldown to end when every provider of every backend is cooling;
             0 fails it at once with the recovery time.
         kill_grace: seconds between SIGTERM and SIGKILL of an attempt's group.
+        cwd_root: jobs may only work inside this directory (symlinks
+            resolved); None: anywhere. A backend's ``cwd_root`` overrides it.
     """
 
     default_cooldown: float = 300.0
     max_cooldown_wait: float = 0.0
     kill_grace: float = 5.0
+    cwd_root: Path | None = None
 
 
 class _Names(NamedTuple):
@@ -425,11 +429,11 @@ class Supervisor:
         model = self._model(job, backend)
         names = _Names(job.id, backend.name, provider.name if provider else None, model)
         number = len(run.attempts) + 1
-        if job.cwd is not None and not job.cwd.is_dir():
-            # The job's own fault: every provider would fail the same way.
+        refusal = self._cwd_refusal(job, backend)
+        if refusal is not None:
+            # The job's own fault: every provider would refuse it the same way.
             self._publish_started(names, number)
-            message = f"the job's working directory {str(job.cwd)!r} is not a directory"
-            verdict = Classification(AttemptOutcome.REJECTED, message)
+            verdict = Classification(AttemptOutcome.REJECTED, refusal)
             return self._record(run, names, number, verdict, None, 0.0, "")
         try:
             invocation = adapter.build(request)
@@ -461,6 +465,24 @@ class Supervisor:
             result.output.exit_code,
             result.duration,
             result.output.stderr,
+        )
+
+    def _cwd_refusal(self, job: Job, backend: BackendConfig) -> str | None:
+        """Why the job may not work in its ``cwd``: not a directory, or outside the root."""
+        if job.cwd is None:
+            return None
+        if not job.cwd.is_dir():
+            return f"the job's working directory {str(job.cwd)!r} is not a directory"
+        root = backend.cwd_root or self.settings.cwd_root
+        if root is None:
+            return None
+        resolved, allowed = job.cwd.resolve(), root.expanduser().resolve()
+        if resolved.is_relative_to(allowed):
+            return None
+        where = f"[backends.{backend.name}] cwd_root" if backend.cwd_root else "--cwd-root"
+        return (
+            f"the job's working directory {str(job.cwd)!r} resolves to {str(resolved)!r}, "
+            f"outside the allowed root {str(allowed)!r} ({where})"
         )
 
     def _publish_started(self, names: _Names, number: int) -> None:

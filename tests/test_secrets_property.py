@@ -114,7 +114,10 @@ def test_secrets_travel_in_the_environment_never_in_argv(secret: str, backend: s
 
 
 LONG_LINE_SECRET = "sk_live_ABCDEFGHIJKLM7Qz9wXv"  # not key-shaped: only the setting masks it
-PEM_SECRET = "Kq8vZ2mN4tR7yW1pL5xC9bF3hJ6dG0sA\nTr5eY8uI2oP4aS6dF9gH1jK3lZ7xC0vB\nNm4bV7cX1zL9kJ2hG5fD8sA3pO6iU0yT"
+PEM_SECRET = (
+    "Kq8vZ2mN4tR7yW1pL5xC9bF3hJ6dG0sA\nTr5eY8uI2oP4aS6dF9gH1jK3lZ7xC0vB\n"
+    "Nm4bV7cX1zL9kJ2hG5fD8sA3pO6iU0yT"
+)
 
 
 def fragments(secret: str, size: int = 8) -> set[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import anyio
 import pytest
@@ -56,7 +56,7 @@ class Recorder:
 
 
 def supervisor(
-    directory: Path, clock: Clock | None = None, **settings: float
+    directory: Path, clock: Clock | None = None, **settings: Any
 ) -> tuple[Supervisor, Recorder]:
     recorder = Recorder()
     config = load_config(directory, environ={})
@@ -584,3 +584,28 @@ async def test_allowed_models_refuse_others_and_fallbacks_use_their_own(
         ("first", "small"),
         ("second", "own"),
     ]
+
+
+async def test_a_cwd_outside_the_root_is_refused_symlinks_included(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    """cwd_root fences jobs: a path outside it, or a symlink inside leading out, is refused;
+    a folder inside it runs; a backend's cwd_root overrides the orchestrator's."""
+    root, outside = tmp_path / "work", tmp_path / "elsewhere"
+    (root / "project").mkdir(parents=True)
+    outside.mkdir()
+    (root / "escape").symlink_to(outside)
+    directory = write_config(
+        backend("agent", ["a", "b"]) + backend("open", ["c"], cwd_root=f'"{tmp_path}"'),
+        provider("agent", "a") + provider("agent", "b") + provider("open", "c"),
+    )
+    sup, _ = supervisor(directory, cwd_root=root)
+    inside = await sup.run_job(Job(prompt="x", cwd=root / "project"))
+    assert inside.status == "succeeded"
+    for hostile in (outside, root / "escape", root / "project" / ".." / ".." / "elsewhere"):
+        refused = await sup.run_job(Job(prompt="x", cwd=hostile))
+        assert [a.outcome.value for a in refused.attempts] == ["rejected"], hostile
+        assert "outside the allowed root" in (refused.error or "")
+        assert "--cwd-root" in (refused.error or "")
+    wider = await sup.run_job(Job(prompt="x", backend="open", cwd=outside))
+    assert wider.status == "succeeded"  # [backends.open] cwd_root allows it

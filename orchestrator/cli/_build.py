@@ -54,10 +54,11 @@ def build_orchestrator(
     redis_url: str | None = None,
     redis_prefix: str = "orchestrator",
     max_wait: float = 0.0,
+    cwd_root: Path | None = None,
 ) -> Orchestrator:
     """An orchestrator with the shared state file and the event log beside it,
     or, given a Redis URL, with state and events on Redis."""
-    settings = SupervisorSettings(max_cooldown_wait=max_wait)
+    settings = SupervisorSettings(max_cooldown_wait=max_wait, cwd_root=cwd_root)
     if redis_url is not None:
         return Orchestrator(
             config,

@@ -87,6 +87,17 @@ def worker_command(
         ),
     ] = False,
     max_wait: MaxWaitOption = DEFAULT_MAX_WAIT,
+    cwd_root: Annotated[
+        Path | None,
+        typer.Option(
+            "--cwd-root",
+            envvar="ORCHESTRATOR_CWD_ROOT",
+            help="Jobs may only work inside this directory (their cwd, symlinks resolved) "
+            "[default: the directory the worker was started in].",
+            file_okay=False,
+            show_default=False,
+        ),
+    ] = None,
     config_dir: ConfigDirOption = None,
     state_file: StateFileOption = None,
 ) -> None:
@@ -123,6 +134,7 @@ def worker_command(
         redis_url=redis,
         redis_prefix=redis_prefix,
         max_wait=max_wait,
+        cwd_root=cwd_root or Path.cwd(),
     )
     source: JobSource
     if redis is not None:

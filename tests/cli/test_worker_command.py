@@ -201,3 +201,23 @@ def test_with_everything_limited_a_workers_job_waits_for_the_first_reset(
         ("b", "usage_limit"),
         ("a", "success"),
     ]
+
+
+def test_a_job_may_only_work_inside_the_workers_cwd_root(
+    cli: Cli, write_config: WriteConfig, spool: Path, tmp_path: Path, start_worker: StartWorker
+) -> None:
+    """--cwd-root fences submitted jobs: a job asking to work in / ends in a failed result."""
+    run_log = tmp_path / "runs.log"
+    configure(cli, write_config, run_log)
+    root = tmp_path / "projects"
+    (root / "app").mkdir(parents=True)
+    worker = start_worker(cli, spool, "--cwd-root", str(root))
+    (spool / "incoming" / "inside.toml").write_text(f'prompt = "in"\ncwd = "{root / "app"}"\n')
+    (spool / "incoming" / "outside.toml").write_text('prompt = "out"\ncwd = "/"\n')
+    wait_until(lambda: len(finished(spool)) == 2, 60, worker.log)
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    assert finished(spool) == {"inside": "done", "outside": "failed"}
+    refused = json.loads((spool / "failed" / "outside.result.json").read_text())
+    assert "outside the allowed root" in refused["error"]
+    assert run_counts(run_log) == collections.Counter(["in"])
