@@ -69,7 +69,7 @@ def build_orchestrator(
             redis_prefix=redis_prefix,
             settings=settings,
         )
-    state = state_file_path(state_file)
+    state = state_file_path(state_file, config.config_dir)
     return Orchestrator(
         config,
         concurrency=concurrency,

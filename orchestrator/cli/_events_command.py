@@ -13,8 +13,10 @@ import typer
 from pydantic import ValidationError
 from watchfiles import watch
 
+from .._config import default_config_dir
 from .._events import EVENT_ADAPTER, Event
 from ._options import (
+    ConfigDirOption,
     JsonOption,
     RedisOption,
     RedisPrefixOption,
@@ -33,6 +35,7 @@ def events_command(
     ] = None,
     json_output: JsonOption = False,
     state_file: StateFileOption = None,
+    config_dir: ConfigDirOption = None,
     redis: RedisOption = None,
     redis_prefix: RedisPrefixOption = "orchestrator",
 ) -> None:
@@ -42,7 +45,7 @@ def events_command(
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends --follow
             anyio.run(_show_redis, redis, redis_prefix, follow, lines, json_output)
         return
-    path = event_log_path(state_file_path(state_file))
+    path = event_log_path(state_file_path(state_file, config_dir or default_config_dir()))
     if not path.exists() and not follow:
         print(f"no events yet ({path} does not exist)", file=sys.stderr)
         return

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from .._atomic import write_atomic
 from .._errors import UsageError
 
 ConfigDirOption = Annotated[
@@ -28,7 +31,7 @@ StateFileOption = Annotated[
         envvar="ORCHESTRATOR_STATE_FILE",
         help="Rotation state shared by run, worker, status and providers; the event log "
         "(events.jsonl) sits beside it "
-        "[default: $XDG_STATE_HOME/provider-orchestrator/state.json].",
+        "[default: one per config directory, in $XDG_STATE_HOME/provider-orchestrator/].",
         dir_okay=False,
         show_default=False,
     ),
@@ -37,12 +40,33 @@ StateFileOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 
-def state_file_path(option: Path | None) -> Path:
-    """The state file: the option (or $ORCHESTRATOR_STATE_FILE), else the XDG state dir."""
+def state_file_path(option: Path | None, config_dir: Path) -> Path:
+    """The state file: the option (or $ORCHESTRATOR_STATE_FILE), else one per configuration.
+
+    The default is ``$XDG_STATE_HOME/provider-orchestrator/<config dir name>-<hash>/
+    state.json``: two configurations that both name a backend ``qwen`` (and a
+    provider ``main``) are different accounts, and a limit on one must not
+    cool down the other. The single shared file of earlier versions is
+    copied in on first use, so no configuration loses its state.
+    """
     if option is not None:
         return option
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "provider-orchestrator" / "state.json"
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    home = base / "provider-orchestrator"
+    where = config_dir.expanduser().resolve()
+    digest = hashlib.sha256(str(where).encode()).hexdigest()[:10]
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", where.name)[:40] or "config"
+    path = home / f"{name}-{digest}" / "state.json"
+    _copy_shared_state(home / "state.json", path)
+    return path
+
+
+def _copy_shared_state(shared: Path, path: Path) -> None:
+    """Start from the shared file of earlier versions (kept as it is), once."""
+    if path.exists() or not shared.is_file():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_atomic(path, shared.read_bytes())
 
 
 def event_log_path(state_file: Path) -> Path:

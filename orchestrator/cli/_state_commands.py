@@ -52,7 +52,7 @@ def status_command(
     if redis is not None:
         status = anyio.run(_redis_status, config, redis, redis_prefix)
     else:
-        status = _status(config, StateStore(state_file_path(state_file)))
+        status = _status(config, StateStore(state_file_path(state_file, config.config_dir)))
     if json_output:
         print(status.model_dump_json(indent=1))
     else:
@@ -97,7 +97,7 @@ def _manual(
         now = anyio.run(_redis_manual, config, ManualRequest(action, backend), redis, redis_prefix)
         print(f"{backend}: current provider is {now or '(none: fallback mode)'}")
         return
-    store = StateStore(state_file_path(state_file))
+    store = StateStore(state_file_path(state_file, config.config_dir))
     request = ManualRequest(action, backend)
     with store.ownership() as owned:
         if owned:

@@ -139,3 +139,60 @@ def test_events_follow_prints_new_events_until_interrupted(configured: Cli, tmp_
     lines = output.read_text().splitlines()
     assert "job_queued" in lines[0]
     assert "provider_rotated" in output.read_text()
+
+
+def test_each_configuration_keeps_its_own_state(write_config: WriteConfig, tmp_path: Path) -> None:
+    """Two config directories with the same backend and provider names: a limit seen with
+    the first does not cool down the second (the default state file is per config)."""
+    import os
+    import subprocess
+    import sys
+
+    from ..fakes.config_text import backend, provider
+
+    first = write_config(
+        backend("agent", ["main", "spare"]),
+        provider("agent", "main", "limit", FAKE_RETRY_AFTER="600") + provider("agent", "spare"),
+        directory=tmp_path / "first",
+    )
+    second = write_config(
+        backend("agent", ["main", "spare"]),
+        provider("agent", "main") + provider("agent", "spare"),
+        directory=tmp_path / "second",
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "ORCHESTRATOR_STATE_FILE"}
+    environment["XDG_STATE_HOME"] = str(tmp_path / "state")
+
+    def run(config_dir: Path) -> str:
+        command = [sys.executable, "-m", "orchestrator", "run", "--prompt", "hi", "--json"]
+        done = subprocess.run(
+            [*command, "--config-dir", str(config_dir)],
+            capture_output=True, text=True, env=environment, timeout=60, check=True,
+        )  # fmt: skip
+        provider_used: str = json.loads(done.stdout)["provider"]
+        return provider_used
+
+    assert run(first) == "spare"  # main limited, cooled for 600 s in the first's state
+    assert run(second) == "main"  # the second's main is another account: not cooled
+    files = sorted(p.parent.name for p in (tmp_path / "state").rglob("state.json"))
+    assert len(files) == 2
+    assert files[0].startswith("first-")
+    assert files[1].startswith("second-")
+
+
+def test_the_shared_state_file_of_earlier_versions_is_copied_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An existing single state.json is the starting point of each configuration's own."""
+    from orchestrator.cli._options import state_file_path
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    shared = tmp_path / "provider-orchestrator" / "state.json"
+    shared.parent.mkdir()
+    shared.write_text('{"version": 1, "backends": {}}')
+    path = state_file_path(None, tmp_path / "cfg")
+    assert path != shared
+    assert path.read_text() == shared.read_text()
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert shared.exists()  # kept for the other configurations
+    assert state_file_path(tmp_path / "mine.json", tmp_path / "cfg") == tmp_path / "mine.json"
