@@ -120,6 +120,11 @@ PEM_SECRET = (
 )
 
 
+URL_PASSWORD = "Zt7qW2eR9yU4iO1p"
+#: Not a credential by its name: only the URL rule masks the password inside it.
+PROXY_URL = f"http://bob:{URL_PASSWORD}@proxy.example:3128"
+
+
 def fragments(secret: str, size: int = 8) -> set[str]:
     """Every run of ``size`` characters of the secret (newlines aside)."""
     flat = secret.replace("\n", "")
@@ -143,7 +148,8 @@ def test_a_secret_at_the_end_of_a_long_line_or_over_three_lines_never_shows() ->
             "leaky": {
                 "long": {**fake, "API_TOKEN": LONG_LINE_SECRET, "FAKE_MODE": "fail_echo_last",
                          "FAKE_ECHO": "e" * 990 + " token " + LONG_LINE_SECRET},
-                "pem": {**fake, "PRIVATE_KEY": PEM_SECRET, "FAKE_ECHO": "key:\n" + PEM_SECRET},
+                "pem": {**fake, "PRIVATE_KEY": PEM_SECRET, "PROXY_URL": PROXY_URL,
+                        "FAKE_ECHO": "key:\n" + PEM_SECRET + "\nvia " + PROXY_URL},
             }
         }  # fmt: skip
         (directory / "llm_config.toml").write_text(tomli_w.dumps(llm))
@@ -165,6 +171,7 @@ def test_a_secret_at_the_end_of_a_long_line_or_over_three_lines_never_shows() ->
         texts = anyio.run(run_both) + (root / "events.jsonl").read_text()
     assert '"rejected"' in texts  # the CLIs did print their errors, secrets included
     assert "eeee token ***" in texts  # the long line, its end masked in the message
-    for secret in (LONG_LINE_SECRET, PEM_SECRET):
+    assert "via http://***@proxy.example:3128" in texts  # the URL stays readable
+    for secret in (LONG_LINE_SECRET, PEM_SECRET, URL_PASSWORD):
         leaked = [piece for piece in fragments(secret) if piece in texts]
         assert leaked == [], f"pieces of a secret reached the output: {leaked[:3]}"

@@ -55,3 +55,19 @@ def test_console_sink_renders_readable_lines() -> None:
     line = stream.getvalue()
     assert "job_queued" in line
     assert "job_id=j1" in line
+
+
+def test_the_event_log_is_private_even_when_it_existed(tmp_path: Path) -> None:
+    """events.jsonl is 0600 (in a 0700 folder when made), also if an older version left 0644."""
+    from orchestrator import JobQueued, JsonlFileSink
+
+    fresh = tmp_path / "state" / "events.jsonl"
+    old = tmp_path / "old.jsonl"
+    old.write_text("")
+    old.chmod(0o644)
+    for path in (fresh, old):
+        sink = JsonlFileSink(path)
+        sink(JobQueued(job_id="j"))
+        sink.close()
+        assert oct(path.stat().st_mode & 0o777) == "0o600", path
+    assert oct(fresh.parent.stat().st_mode & 0o777) == "0o700"

@@ -125,3 +125,20 @@ def test_a_living_workers_claims_are_left_alone(spool: Spool) -> None:
             assert recovery.requeued == ()
             assert (other.claim_dir / "a.toml").exists()
             assert (other.claim_dir / LOCK_NAME).exists()
+
+
+def test_results_are_private_files_in_private_folders(tmp_path: Path) -> None:
+    """An answer can echo a key: result files are 0600, done/ failed/ processing/ 0700,
+    also when an older version made the folders 0755."""
+    root = tmp_path / "spool"
+    (root / "done").mkdir(parents=True, mode=0o755)
+    spool = Spool(root)
+    spool.create()
+    for folder in (spool.done, spool.failed, spool.processing):
+        assert oct(folder.stat().st_mode & 0o777) == "0o700", folder
+    drop(spool, "a.toml")
+    with spool.registered():
+        claimed = spool.claim("a.toml")
+        assert claimed is not None
+        final = spool.finish(claimed, result("a"))
+    assert oct(final.stat().st_mode & 0o777) == "0o600"
