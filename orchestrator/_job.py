@@ -24,6 +24,57 @@ def _check_job_id(value: str) -> str:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def _has_lone_surrogate(text: str) -> bool:
+    return any("\ud800" <= char <= "\udfff" for char in text)
+
+
+def _check_passable(value: str) -> str:
+    """Text that must reach a process, a file or a sink: no NUL, no lone surrogate.
+
+    A JSON job may spell both (``\\u0000``, ``\\ud800``); Python can neither pass
+    them to a process nor encode them into a result or event, so they are
+    refused here, as one failed result naming the field.
+    """
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    if _has_lone_surrogate(value):
+        raise ValueError("must not contain lone surrogates (invalid Unicode)")
+    return value
+
+
+def _check_name(value: str) -> str:
+    """A backend name as config tables spell them: printable, no surrogates."""
+    _check_passable(value)
+    if _CONTROL.search(value) or not value.strip():
+        raise ValueError("must be a backend name (no control characters, not empty)")
+    return value
+
+
+def _check_metadata(value: JsonValue, where: str = "metadata") -> JsonValue:
+    """Every key and string inside ``metadata`` must be passable text (see above)."""
+    stack: list[tuple[str, JsonValue]] = [(where, value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            try:
+                _check_passable(item)
+            except ValueError as exc:
+                raise ValueError(f"{path}: {exc}") from None
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                _check_passable(key)
+                stack.append((f"{path}.{key}", inner))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{index}]", inner) for index, inner in enumerate(item))
+    return value
+
+
+def _check_cwd(value: Path | None) -> Path | None:
+    if value is not None:
+        _check_passable(str(value))
+    return value
+
+
 def _check_argv_value(value: str) -> str:
     """A job value that becomes a CLI argument (the model) must be a value, never a flag.
 
@@ -35,7 +86,7 @@ def _check_argv_value(value: str) -> str:
         raise ValueError("must not start with '-' (flags come from the configuration only)")
     if _CONTROL.search(value):
         raise ValueError("must not contain control characters (NUL, newlines, ...)")
-    if any("\ud800" <= char <= "\udfff" for char in value):
+    if _has_lone_surrogate(value):
         raise ValueError("must not contain lone surrogates")
     if not value.strip():
         raise ValueError("must not be empty")
@@ -43,8 +94,7 @@ def _check_argv_value(value: str) -> str:
 
 
 def _check_prompt(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+    _check_passable(value)
     if not value.strip():
         raise ValueError("must not be empty")
     return value
@@ -79,13 +129,15 @@ class Job(BaseModel):
         default_factory=lambda: uuid.uuid4().hex
     )
     prompt: Annotated[str, AfterValidator(_check_prompt)]
-    backend: str | None = None
+    backend: Annotated[str, Field(max_length=256), AfterValidator(_check_name)] | None = None
     model: Annotated[str, Field(max_length=256), AfterValidator(_check_argv_value)] | None = None
     mode: JobMode = JobMode.EDIT
-    cwd: Path | None = None
+    cwd: Annotated[Path | None, AfterValidator(_check_cwd)] = None
     timeout: Annotated[float, Field(gt=0)] | None = None
     idle_timeout: Annotated[float, Field(ge=0)] | None = None
-    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    metadata: Annotated[dict[str, JsonValue], AfterValidator(_check_metadata)] = Field(
+        default_factory=dict
+    )
 
 
 class AttemptOutcome(StrEnum):

@@ -54,3 +54,25 @@ def test_ordinary_model_names_pass() -> None:
     """Model names as providers spell them are values, and stay as given."""
     for model in ("qwen3-coder-plus", "qwen/qwen3-coder:free", "claude-sonnet-4-5", "gpt-5.1"):
         assert Job(prompt="x", model=model).model == model
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ('{"prompt": "a\\ud800b"}', "prompt"),
+        ('{"prompt": "x", "model": "qwen\\u0000"}', "model"),
+        ('{"prompt": "x", "backend": "qwen\\ud800"}', "backend"),
+        ('{"prompt": "x", "backend": "qwen\\n"}', "backend"),
+        ('{"prompt": "x", "metadata": {"ticket": ["ok", "\\ud800"]}}', "metadata"),
+        ('{"prompt": "x", "metadata": {"\\u0000": 1}}', "metadata"),
+        ('{"prompt": "x", "cwd": "/tmp/\\u0000"}', "cwd"),
+    ],
+)
+def test_text_python_cannot_pass_on_is_refused_naming_the_field(raw: str, field: str) -> None:
+    """NUL and lone surrogates, which no process, file or sink can take, fail validation
+    (parsed as job files are, by the json module, which lets lone surrogates through)."""
+    import json
+
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Job.model_validate(json.loads(raw))
+    assert caught.value.errors()[0]["loc"][0] == field

@@ -201,3 +201,36 @@ async def test_a_worker_stopped_while_the_disk_is_full_gives_the_job_back(
 
 def spool_has_incoming(spool: Spool) -> bool:
     return any(spool.incoming.glob("*.toml"))
+
+
+async def test_job_text_python_cannot_pass_on_fails_the_job_not_the_worker(
+    write_config: WriteConfig, spool: Spool
+) -> None:
+    """NUL or lone surrogates in any field: one failed result naming the field each, the
+    worker goes on, and a good job dropped after them runs."""
+    directory = write_config(backend("agent", ["a"]), provider("agent", "a"))
+    hostile = {
+        "nul-model": '{"prompt": "x", "model": "m\\u0000"}',
+        "surrogate-prompt": '{"prompt": "x\\ud800"}',
+        "surrogate-metadata": '{"prompt": "x", "metadata": {"k": "\\udfff"}}',
+        "surrogate-backend": '{"prompt": "x", "backend": "\\ud800"}',
+    }
+    for name, text in hostile.items():
+        (spool.incoming / f"{name}.json").write_text(text)
+    worker = make_worker(directory, spool)
+    async with anyio.create_task_group() as group:
+        await group.start(worker.run)
+        await wait_for(lambda: len(results(spool.failed)) == len(hostile))
+        (spool.incoming / "good.toml").write_text('prompt = "fine"\n')
+        await wait_for(lambda: "good" in results(spool.done))
+        worker.stop(drain_timeout=5)
+    failed = results(spool.failed)
+    for name, field in (
+        ("nul-model", "model"),
+        ("surrogate-prompt", "prompt"),
+        ("surrogate-metadata", "metadata"),
+        ("surrogate-backend", "backend"),
+    ):
+        # A rejected file keeps its whole name (it has no job id).
+        assert f"field '{field}'" in str(failed[f"{name}.json"]["error"]), failed
+    assert list(spool.incoming.iterdir()) == []
