@@ -13,6 +13,8 @@ are never quoted, as prompts may carry secrets.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -118,13 +120,27 @@ def job_json_schema() -> dict[str, Any]:
 
 
 def _read_limited(path: Path, job_file: Path, field: str | None = None) -> bytes:
+    """At most ``MAX_JOB_FILE_BYTES`` + 1 bytes of a regular file.
+
+    Opened non-blocking and checked before reading: a FIFO (or device, or
+    socket) named like a job would otherwise block the worker's event loop
+    until someone writes to it.
+    """
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_JOB_FILE_BYTES + 1)
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise JobFileError(job_file, f"'{path}' not found", field) from None
     except OSError as exc:
         raise JobFileError(job_file, f"cannot read '{path}': {exc.strerror}", field) from None
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise JobFileError(job_file, f"'{path.name}' is not a regular file", field)
+        with os.fdopen(descriptor, "rb", closefd=False) as handle:
+            data = handle.read(MAX_JOB_FILE_BYTES + 1)
+    except OSError as exc:
+        raise JobFileError(job_file, f"cannot read '{path}': {exc.strerror}", field) from None
+    finally:
+        os.close(descriptor)
     if len(data) > MAX_JOB_FILE_BYTES:
         problem = f"'{path.name}' is larger than {MAX_JOB_FILE_BYTES} bytes"
         raise JobFileError(job_file, problem, field)

@@ -234,3 +234,23 @@ async def test_job_text_python_cannot_pass_on_fails_the_job_not_the_worker(
         # A rejected file keeps its whole name (it has no job id).
         assert f"field '{field}'" in str(failed[f"{name}.json"]["error"]), failed
     assert list(spool.incoming.iterdir()) == []
+
+
+async def test_a_fifo_named_like_a_job_is_refused_without_blocking(
+    write_config: WriteConfig, spool: Spool
+) -> None:
+    """A FIFO `*.toml` in incoming/ (nobody writing to it) ends in a failed result at once;
+    good jobs run and the worker still stops when asked."""
+    import os
+
+    directory = write_config(backend("agent", ["a"]), provider("agent", "a"))
+    os.mkfifo(spool.incoming / "trap.toml")
+    (spool.incoming / "good.toml").write_text('prompt = "fine"\n')
+    worker = make_worker(directory, spool)
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as group:
+            await group.start(worker.run)
+            await wait_for(lambda: "good" in results(spool.done))
+            await wait_for(lambda: "trap.toml" in results(spool.failed))
+            worker.stop(drain_timeout=5)
+    assert "is not a regular file" in str(results(spool.failed)["trap.toml"]["error"])
