@@ -46,6 +46,7 @@ class JobHandle:
         self._result: JobResult | None = None
         self._scope: anyio.CancelScope | None = None
         self._cancel_requested = False
+        self._cancel_reason: str | None = None
 
     async def result(self) -> JobResult:
         """Wait for the job's one result. Cancelling this wait does not cancel the job."""
@@ -53,9 +54,11 @@ class JobHandle:
         assert self._result is not None
         return self._result
 
-    def cancel(self) -> None:
-        """Stop the job (its process group is killed); it ends in a failed result."""
+    def cancel(self, reason: str | None = None) -> None:
+        """Stop the job (its process group is killed); it ends in a failed result
+        that says it was cancelled, and ``reason`` when given."""
         self._cancel_requested = True
+        self._cancel_reason = self._cancel_reason or reason
         if self._scope is not None:
             self._scope.cancel()
 
@@ -199,7 +202,7 @@ class Orchestrator:
             return await self._group.__aexit__(exc_type, exc, traceback)
         finally:
             for handle in list(self._pending):
-                handle._finish(_cancelled_result(handle.job))
+                handle._finish(_cancelled_result(handle.job, handle._cancel_reason))
             self.bus.close()
             with anyio.CancelScope(shield=True):
                 await self._keep_state()
@@ -263,7 +266,7 @@ class Orchestrator:
                 result = await self.supervisor.run_job(job)
         finally:
             if result is None:
-                result = _cancelled_result(job)
+                result = _cancelled_result(job, handle._cancel_reason)
             elif result.status == "succeeded":
                 with anyio.CancelScope(shield=True):
                     await self.supervisor.state.set_last(
@@ -341,10 +344,11 @@ class Orchestrator:
         return True
 
 
-def _cancelled_result(job: Job) -> JobResult:
+def _cancelled_result(job: Job, reason: str | None = None) -> JobResult:
+    because = f" ({reason})" if reason else ""
     return JobResult(
         job_id=job.id,
         status="failed",
-        error=f"Error: job '{job.id}' was cancelled",
+        error=f"Error: job '{job.id}' was cancelled{because}",
         metadata=job.metadata,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -27,6 +28,9 @@ from ._options import (
 )
 from ._progress import JobProgress
 from ._render import render_result
+
+#: Signals that ask ``run`` to stop: its jobs are cancelled, never orphaned.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 def run_command(
@@ -59,7 +63,9 @@ def run_command(
     redis_prefix: RedisPrefixOption = "orchestrator",
 ) -> None:
     """Run jobs and print each result: exit 0 when all succeeded, 1 when any failed,
-    2 for usage, job file or config errors (nothing runs then).
+    2 for usage, job file or config errors (nothing runs then), 128 + the signal
+    (130 SIGINT, 143 SIGTERM, 129 SIGHUP) when stopped by one: every job is then
+    cancelled, its CLI's process group stopped, and its result printed.
 
     With --redis the jobs are queued for the workers on that Redis, and their
     results awaited.
@@ -80,7 +86,10 @@ def run_command(
             queue_size=len(jobs),
             max_wait=max_wait,
         )
-        results = anyio.run(_run_all, orchestrator, jobs, json_output)
+        stopped_by: list[int] = []
+        results = anyio.run(_run_all, orchestrator, jobs, json_output, stopped_by)
+        if stopped_by:  # 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP
+            raise typer.Exit(128 + stopped_by[0])
     raise typer.Exit(0 if all(result.status == "succeeded" for result in results) else 1)
 
 
@@ -123,20 +132,55 @@ def _first_problem(exc: ValueError, default_field: str) -> str:
 
 
 async def _run_all(
-    orchestrator: Orchestrator, jobs: list[Job], json_output: bool
+    orchestrator: Orchestrator, jobs: list[Job], json_output: bool, stopped_by: list[int]
 ) -> list[JobResult]:
+    """Every job's result, printed as it ends. A stop signal cancels the jobs (their
+    process groups are stopped), each still printed, with the signal in ``stopped_by``."""
     results: list[JobResult] = []
     show_progress = len(jobs) > 1 and sys.stdout.isatty() and not json_output
-    async with orchestrator, anyio.create_task_group() as announcing:
+    async with orchestrator, anyio.create_task_group() as aside:
         warn_state_problems(orchestrator)
-        await announcing.start(_announce_waits, orchestrator)
+        await aside.start(_announce_waits, orchestrator)
+        handles: list[JobHandle] = []
+        await aside.start(_stop_on_signals, handles, stopped_by)
         async with JobProgress(orchestrator, len(jobs), enabled=show_progress) as progress:
-            handles = [await orchestrator.submit(job) for job in jobs]
+            for job in jobs:
+                handles.append(await orchestrator.submit(job))
+                if stopped_by:
+                    handles[-1].cancel(_stop_reason(stopped_by[0]))
             async with anyio.create_task_group() as group:
                 for handle in handles:
                     group.start_soon(_report, handle, results, json_output, progress)
-        announcing.cancel_scope.cancel()
+        aside.cancel_scope.cancel()
     return results
+
+
+async def _stop_on_signals(
+    handles: list[JobHandle],
+    stopped_by: list[int],
+    *,
+    task_status: anyio.abc.TaskStatus[None],
+) -> None:
+    """SIGTERM, SIGINT or SIGHUP: cancel every job; its CLI's process group gets SIGTERM,
+    then SIGKILL after the grace period, and the job ends in a cancelled result."""
+    with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
+        task_status.started()
+        async for signum in signals:
+            if not stopped_by:
+                stopped_by.append(signum)
+                running = sum(not handle.done for handle in handles)
+                print(
+                    f"{signal.Signals(signum).name}: stopping; cancelling {running} unfinished "
+                    "job(s) (their CLIs get SIGTERM, then SIGKILL)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            for handle in handles:
+                handle.cancel(_stop_reason(stopped_by[0]))
+
+
+def _stop_reason(signum: int) -> str:
+    return f"orchestrator run received {signal.Signals(signum).name}"
 
 
 async def _announce_waits(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import signal
 import subprocess
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from ..conftest import WriteConfig
 from ..fakes.config_text import backend, provider
-from .conftest import Cli
+from .conftest import Cli, shell_provider, wait_until
 
 SECRET = "sk-run-secret-0123456789"
 
@@ -141,3 +142,40 @@ def test_a_dashed_model_is_a_usage_error_naming_the_option(
     assert result.returncode == 2, result.stdout + result.stderr
     assert "--model: must not start with '-'" in result.stderr
     assert not run_log.exists()
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_cancels_every_job_and_leaves_no_cli_behind(
+    cli: Cli, write_config: WriteConfig, tmp_path: Path, signum: signal.Signals, code: int
+) -> None:
+    """run stopped by SIGTERM or SIGINT: both running jobs end in printed cancelled results,
+    their CLIs are gone, and the exit code is 128 + the signal."""
+    run_log = tmp_path / "runs.log"
+    cli.config_dir = write_config(
+        '[backends.agent]\nbackend_type = "generic"\nproviders = ["sh"]\n',
+        shell_provider("agent", "sh", run_log, work_seconds=60),
+    )
+    jobs = []
+    for name in ("one", "two"):
+        jobs.append(tmp_path / f"{name}.toml")
+        jobs[-1].write_text(f'prompt = "{name}"\n')
+    process = subprocess.Popen(
+        cli.argv("run", "--json", *map(str, jobs)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli.env(),
+    )
+    pids = Path(f"{run_log}.pids")
+    wait_until(lambda: pids.exists() and len(pids.read_text().split()) == 2, 30)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == code, stderr
+    results = [json.loads(line) for line in stdout.splitlines()]
+    assert sorted(r["job_id"] for r in results) == ["one", "two"]
+    for result in results:
+        assert result["status"] == "failed"
+        assert f"was cancelled (orchestrator run received {signum.name})" in result["error"]
+    assert f"{signum.name}: stopping; cancelling 2 unfinished job(s)" in stderr
+    cli_processes = [Path(f"/proc/{pid}") for pid in pids.read_text().split()]
+    wait_until(lambda: not any(path.exists() for path in cli_processes), 10)  # none orphaned
