@@ -53,16 +53,21 @@ RESULT_TTL = 7 * 24 * 3600
 IDEMPOTENCY_TTL = 7 * 24 * 3600
 
 # Store the result and acknowledge, only while the entry is still pending for
-# this consumer. KEYS: jobs stream, result key, done list. ARGV: group, entry
-# id, consumer, result JSON, ttl.
+# this consumer, or is gone altogether (Redis lost its data: nobody else can
+# run it, so the result is filed); 0 when another worker took it over.
+# KEYS: jobs stream, result key, done list. ARGV: group, entry id, consumer,
+# result JSON, ttl.
 FINISH = """
-local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])
-if #pending == 0 then return 0 end
+local pending = redis.pcall('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])
+local mine = type(pending) == 'table' and pending.err == nil and #pending > 0
+if not mine and #redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2]) > 0 then return 0 end
 redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5])
 redis.call('RPUSH', KEYS[3], '1')
 redis.call('EXPIRE', KEYS[3], ARGV[5])
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
+if mine then
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('XDEL', KEYS[1], ARGV[2])
+end
 return 1
 """
 
@@ -77,14 +82,18 @@ redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 return ARGV[1]
 """
 
-# Give a job back (a drained worker): a fresh entry, the old one acknowledged.
+# Give a job back (a drained worker): a fresh entry, the old one acknowledged
+# (or already gone with Redis's data); 0 when another worker took it over.
 # KEYS: jobs stream. ARGV: group, entry id, consumer, job JSON.
 REQUEUE = """
-local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])
-if #pending == 0 then return 0 end
+local pending = redis.pcall('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])
+local mine = type(pending) == 'table' and pending.err == nil and #pending > 0
+if not mine and #redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2]) > 0 then return 0 end
 redis.call('XADD', KEYS[1], '*', 'job', ARGV[4])
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
+if mine then
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('XDEL', KEYS[1], ARGV[2])
+end
 return 1
 """
 
@@ -245,6 +254,14 @@ class RedisJobSource:
                 logger.warning("redis unavailable, retrying", step="read jobs", error=str(exc))
                 await anyio.sleep(0.5)
                 continue
+            except Exception as exc:
+                if not _lost_group(exc):
+                    raise
+                # Redis lost its data (a restart without persistence, FLUSHALL, a
+                # failover to an empty replica): make the group again and go on.
+                logger.warning("the job stream or its group is gone; recreating it")
+                await until_done(self._create_group, what="recreate the consumer group")
+                continue
             if delivery is not None:
                 return delivery
         return None
@@ -287,8 +304,6 @@ class RedisJobSource:
             await self._client.xgroup_create(self.keys.jobs, GROUP, "0", mkstream=True)
 
     async def _take_one(self) -> Delivery | None:
-        import coredis.exceptions
-
         if self._check_own_pending:
             lost = await self._own_lost_entry()
             if lost is not None:
@@ -298,15 +313,9 @@ class RedisJobSource:
             reclaimed = await self._reclaim()
             if reclaimed is not None:
                 return reclaimed
-        try:
-            reply = await self._client.xreadgroup(
-                GROUP, self.consumer, streams={self.keys.jobs: ">"}, count=1, block=self._block_ms
-            )
-        except coredis.exceptions.ResponseError as exc:
-            if "NOGROUP" not in str(exc):
-                raise
-            await self._create_group()  # Redis lost its data (restarted without persistence)
-            return None
+        reply = await self._client.xreadgroup(
+            GROUP, self.consumer, streams={self.keys.jobs: ">"}, count=1, block=self._block_ms
+        )
         if not reply:
             return None
         for entry in reply.get(self.keys.jobs, ()):
@@ -394,6 +403,23 @@ class RedisJobSource:
                 )
             except redis_errors() as exc:
                 logger.warning("could not renew job claims", error=str(exc))
+            except Exception as exc:
+                if not _lost_group(exc):
+                    raise
+                # The entries are gone with the group; their jobs still file results.
+                logger.warning("could not renew job claims: the consumer group is gone")
+
+
+def _lost_group(exc: BaseException) -> bool:
+    """The stream or consumer group is gone: coredis 6 raises StreamConsumerGroupError
+    (no "NOGROUP" in its message), or UnblockedError to a read blocked on a stream that
+    was deleted; a script or older path gives a NOGROUP ResponseError."""
+    import coredis.exceptions
+
+    lost = (coredis.exceptions.StreamConsumerGroupError, coredis.exceptions.UnblockedError)
+    if isinstance(exc, lost):
+        return True
+    return isinstance(exc, coredis.exceptions.ResponseError) and "NOGROUP" in str(exc)
 
 
 def _job_id_of(raw: str | None) -> str | None:

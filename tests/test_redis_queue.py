@@ -150,3 +150,32 @@ async def test_a_delivery_cut_off_with_the_connection_runs_at_once(
         assert delivery.job.id == job_id
         assert source._check_own_pending  # one found; checked again next time
         source.stop_taking()
+
+
+async def test_a_worker_rides_out_redis_losing_all_its_data(
+    write_config: WriteConfig, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """FLUSHALL (as a restart without persistence would) under a busy worker: coredis'
+    real StreamConsumerGroupError, the group is made again, later jobs run, and the job
+    that was running still files its result."""
+    run_log = tmp_path / "runs.log"
+    directory = write_config(
+        backend("agent", ["a"]),
+        provider("agent", "a", FAKE_SLEEP="1.5", FAKE_RUN_LOG=str(run_log)),
+    )
+    async with RedisQueue.connect(redis_server.url, "q") as queue:
+        worker = make_worker(directory, redis_server.url)
+        async with anyio.create_task_group() as group:
+            await group.start(worker.run)
+            first = await queue.submit(Job(prompt="before"))
+            with anyio.fail_after(20):
+                while not run_log.exists():  # noqa: ASYNC110 - polling the file system
+                    await anyio.sleep(0.01)
+            await queue._client.flushall()  # the running job's entry and the group are gone
+            with anyio.fail_after(30):
+                after = await queue.submit(Job(prompt="after the loss"))
+                result = await queue.result(after)
+                earlier = await queue.result(first)  # filed although its entry is gone
+            worker.stop(drain_timeout=5)
+    assert result.output == "a: after the loss"
+    assert earlier.output == "a: before"
