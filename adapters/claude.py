@@ -37,20 +37,18 @@ IDLE_TIMEOUT = 660.0
 
 def judge_claude_line(event: dict[str, Any], now: float) -> Classification | None:
     """A usage limit from a ``rate_limit_event`` whose status is ``rejected``."""
-    if event.get("type") != "rate_limit_event":
-        return None
-    info = event.get("rate_limit_info")
-    if not isinstance(info, dict) or info.get("status") != "rejected":
+    info = _rate_limit_info(event)
+    if info is None or info.get("status") != "rejected":
         return None
     kind = info.get("rateLimitType")
     which = f"{kind} " if isinstance(kind, str) and kind.isidentifier() else ""
-    resets = info.get("resetsAt")
-    if isinstance(resets, int | float) and not isinstance(resets, bool) and resets > 0:
+    resets = _resets_at(info)
+    if resets is not None:
         when = datetime.fromtimestamp(resets, UTC).isoformat(timespec="seconds")
         return Classification(
             AttemptOutcome.USAGE_LIMIT,
             f"usage limit: claude's {which}limit was reached; it resets at {when}",
-            retry_after=max(0.0, float(resets) - now),
+            retry_after=max(0.0, resets - now),
         )
     return Classification(
         AttemptOutcome.USAGE_LIMIT, f"usage limit: claude's {which}limit was reached"
@@ -59,18 +57,31 @@ def judge_claude_line(event: dict[str, Any], now: float) -> Classification | Non
 
 def claude_headroom(event: dict[str, Any], now: float) -> Headroom | None:
     """A ``rate_limit_event`` reading: ``allowed_warning`` with its utilization and reset."""
+    info = _rate_limit_info(event)
+    if info is None or info.get("status") not in ("allowed", "allowed_warning"):
+        return None
+    utilization = _number(info.get("utilization"))
+    if utilization is None:
+        # A warning without a figure is still a warning: as near as it gets.
+        utilization = 1.0 if info["status"] == "allowed_warning" else 0.0
+    return Headroom(min(1.0, max(0.0, utilization)), _resets_at(info), now)
+
+
+def _rate_limit_info(event: dict[str, Any]) -> dict[str, Any] | None:
     if event.get("type") != "rate_limit_event":
         return None
     info = event.get("rate_limit_info")
-    if not isinstance(info, dict) or info.get("status") not in ("allowed", "allowed_warning"):
-        return None
-    utilization = info.get("utilization")
-    if not isinstance(utilization, int | float) or isinstance(utilization, bool):
-        # A warning without a figure is still a warning: as near as it gets.
-        utilization = 1.0 if info["status"] == "allowed_warning" else 0.0
-    resets = info.get("resetsAt")
-    resets_at = float(resets) if isinstance(resets, int | float) and resets > 0 else None
-    return Headroom(min(1.0, max(0.0, float(utilization))), resets_at, now)
+    return info if isinstance(info, dict) else None
+
+
+def _resets_at(info: dict[str, Any]) -> float | None:
+    resets = _number(info.get("resetsAt"))
+    return resets if resets is not None and resets > 0 else None
+
+
+def _number(value: Any) -> float | None:
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    return float(value) if is_number else None
 
 
 ADAPTER = CliAdapter(

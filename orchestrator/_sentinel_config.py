@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from ._adapter import Adapter
 from ._config import OrchestratorConfig
 from ._errors import ConfigValueError
+from ._provider_metadata import ProviderConfig
 
 
 def sentinel_variables(
@@ -38,14 +39,12 @@ def sentinel_variables(
                 )
             if wanted is False:
                 continue
-            variable = provider.options.get("sentinel_env") or getattr(
-                adapters[backend], "base_url_env", None
-            )
+            variable = base_url_variable(provider, adapters[backend])
             if wanted is None:  # the default: wherever the base URL is ours to set
-                if _is_url(provider.env.get(variable, "") if isinstance(variable, str) else ""):
-                    chosen[(backend, provider.name)] = str(variable)
+                if variable is not None and is_url(provider.env.get(variable, "")):
+                    chosen[(backend, provider.name)] = variable
                 continue
-            if not isinstance(variable, str) or not variable:
+            if variable is None:
                 raise ConfigValueError(
                     f"the {adapters[backend].name} adapter has no base-URL variable; name the "
                     'one the command reads with sentinel_env = "NAME"',
@@ -53,7 +52,7 @@ def sentinel_variables(
                     table=table,
                     key="sentinel",
                 )
-            if not _is_url(provider.env.get(variable, "")):
+            if not is_url(provider.env.get(variable, "")):
                 raise ConfigValueError(
                     f"sentinel = true needs {variable} set to the provider's API base URL "
                     "(http:// or https://), which the sentinel forwards to",
@@ -65,5 +64,11 @@ def sentinel_variables(
     return chosen
 
 
-def _is_url(value: str) -> bool:
+def base_url_variable(provider: ProviderConfig, adapter: Adapter) -> str | None:
+    """The variable holding the provider's API base URL: ``sentinel_env``, else the adapter's."""
+    variable = provider.options.get("sentinel_env") or getattr(adapter, "base_url_env", None)
+    return variable if isinstance(variable, str) and variable else None
+
+
+def is_url(value: str) -> bool:
     return value.startswith(("http://", "https://"))

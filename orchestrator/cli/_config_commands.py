@@ -41,6 +41,7 @@ def describe_config(config: OrchestratorConfig) -> Iterator[str]:
     message_backend = config.message_backend
     yield f"Default backend: {message_backend.default}"
     yield f"Fallback order: {' -> '.join(message_backend.order)}"
+    watchers = limit_watchers(config)
     for name, backend in config.backends.items():
         state = "enabled" if backend.enabled else "disabled"
         model = backend.model or "(CLI default)"
@@ -49,7 +50,6 @@ def describe_config(config: OrchestratorConfig) -> Iterator[str]:
         providers = config.providers[name]
         if not providers:
             yield "  no providers: fallback mode (the adapter's defaults, no rotation)"
-        watchers = limit_watchers(config)
         for position, provider in enumerate(providers, start=1):
             yield from _describe_provider(position, provider)
             yield f"     limits seen by: {watchers[(name, provider.name)][0]}"

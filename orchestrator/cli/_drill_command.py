@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from typing import Annotated
 
 import anyio
@@ -49,9 +51,6 @@ def drill_command(
 
 
 def _as_json(report: DrillReport) -> str:
-    import json
-    from dataclasses import asdict
-
     return json.dumps({**asdict(report), "detected": report.detected})
 
 

@@ -34,6 +34,7 @@ from .._llm_config import MessageBackendConfig
 from .._provider_metadata import ProviderConfig
 from .._registry import load_adapter
 from .._sentinel import Sentinel, _drain_body, _next_event, _send_simple
+from .._sentinel_config import base_url_variable, is_url
 from .._supervisor import Supervisor, SupervisorSettings
 
 DRILL_PROMPT = "Reply with the single word: ping"
@@ -163,11 +164,9 @@ def _pointed_at(
     The base URL is the adapter's variable (or ``sentinel_env``), else a
     ``base_url="…"`` in the command's arguments (codex's ``-c`` providers).
     """
-    variable = provider.options.get("sentinel_env") or getattr(
-        load_adapter(config.backend(backend).adapter), "base_url_env", None
-    )
-    upstream = provider.env.get(variable, "") if isinstance(variable, str) else ""
-    if isinstance(variable, str) and upstream.startswith(("http://", "https://")):
+    variable = base_url_variable(provider, load_adapter(config.backend(backend).adapter))
+    upstream = provider.env.get(variable, "") if variable is not None else ""
+    if variable is not None and is_url(upstream):
         url = mock_url + urlsplit(upstream).path
         return provider.model_copy(update={"env": {**provider.env, variable: url}})
     args = tuple(_ARG_BASE_URL.sub(lambda m: f'{m[1]}"{mock_url}{m[3]}"', a) for a in provider.args)
