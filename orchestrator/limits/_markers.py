@@ -33,12 +33,24 @@ _RESET_AT = re.compile(
 
 
 def find_marker(text: str, markers: Iterable[str]) -> str | None:
-    """The first marker found in ``text`` (case-insensitive), or None."""
+    """The first marker found in ``text`` (case-insensitive), or None.
+
+    A marker that is a number (``429``, ``401``) counts only as a whole number:
+    session ids, UUIDs and timestamps in stream-json output are full of digits
+    (a qwen session id holding ``…-4019-…`` is no auth error).
+    """
     lowered = text.lower()
     for marker in markers:
-        if marker.lower() in lowered:
+        needle = marker.lower()
+        if needle not in lowered:
+            continue
+        if not needle.isdigit() or _whole_number(needle).search(lowered):
             return marker
     return None
+
+
+def _whole_number(number: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![0-9a-z]){number}(?![0-9a-z])")
 
 
 def parse_retry_after(text: str, now: float, local_zone: str | None = None) -> float | None:

@@ -46,6 +46,7 @@ def announced_reset(stdout: str) -> int:
     return resets_at
 
 
+@pytest.mark.usefixtures("at_recording_time")  # the recorded resets lie in the past now
 @pytest.mark.parametrize("name", CLAUDE_LIMITS)
 def test_claude_rate_limit_event_is_a_limit_until_its_reset(name: str) -> None:
     """A rejected rate_limit_event is a usage limit lasting exactly until resetsAt."""

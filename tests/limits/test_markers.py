@@ -40,3 +40,15 @@ def test_find_marker_is_case_insensitive() -> None:
     """Markers match regardless of case, first configured first."""
     assert find_marker("RESOURCE_EXHAUSTED", ["nope", "resource_exhausted"]) == "resource_exhausted"
     assert find_marker("fine", ["quota"]) is None
+
+
+def test_a_number_marker_counts_only_as_a_whole_number() -> None:
+    """429 or 401 inside a session id, UUID or timestamp is no limit or auth error."""
+    stream = (
+        '{"type":"system","subtype":"init","session_id":"5e1c4019-a429-4d2b-8f41-0ab401c9e2f7"}'
+    )
+    assert find_marker(stream, ["401", "429"]) is None
+    assert find_marker('"timestamp":1795759401', ["401"]) is None
+    assert find_marker("Error: 401 Unauthorized", ["401"]) == "401"
+    assert find_marker("failed with status 429.", ["429"]) == "429"
+    assert find_marker("HTTP/1.1 429", ["429"]) == "429"
