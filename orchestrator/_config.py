@@ -108,6 +108,10 @@ class OrchestratorConfig:
             for backend, providers in self.providers.items()
         }
 
+    def max_cooldowns(self) -> dict[str, float]:
+        """``{backend: max_cooldown_seconds}``: the cap on any saved or announced cooldown."""
+        return {name: backend.max_cooldown_seconds for name, backend in self.backends.items()}
+
     def fingerprints(self, backend: str) -> dict[str, str]:
         """``{provider: ProviderConfig.fingerprint}`` for the backend's providers."""
         return {provider.name: provider.fingerprint for provider in self.providers[backend]}

@@ -63,6 +63,9 @@ class BackendConfig(BaseModel):
             run, limited or not (spreads load across providers).
         usage_limit_cooldown_seconds: how long a limited provider is skipped
             when the CLI announced no reset time (None: the orchestrator's default).
+        max_cooldown_seconds: the longest a limited provider is skipped, whatever
+            its CLI announced (a reset a year away, ``Infinity``): longer waits are cut
+            to this, so a provider is never out for good by a misread.
         max_concurrency: attempts running at once on this backend (None: no limit).
         idle_timeout: seconds without output that end an attempt, for jobs
             that do not set their own (None: the adapter's default; 0: never).
@@ -94,6 +97,7 @@ class BackendConfig(BaseModel):
     usage_limit_retry_wait_seconds: Annotated[float, Field(ge=0, le=86_400)] = 0.0
     always_switch_after_execution: bool = False
     usage_limit_cooldown_seconds: Annotated[float, Field(ge=0, le=7 * 86_400)] | None = None
+    max_cooldown_seconds: Annotated[float, Field(gt=0, le=366 * 86_400)] = 8 * 86_400.0
     max_concurrency: Annotated[int, Field(ge=1)] | None = None
     idle_timeout: Annotated[float, Field(ge=0, le=7 * 86_400)] | None = None
     throttle_wait_seconds: Annotated[float, Field(ge=0, le=3600)] = 5.0

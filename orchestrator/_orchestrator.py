@@ -128,7 +128,9 @@ class Orchestrator:
         self.state_problems: list[str] = []
         self.memory_state = MemoryRotationStore(config.new_rotations())
         if state_file is not None:
-            restored = restore_rotations(state_file, self.memory_state.rotations)
+            restored = restore_rotations(
+                state_file, self.memory_state.rotations, config.max_cooldowns()
+            )
             self.state_problems, self.memory_state.last = restored.problems, restored.last
         self.supervisor = Supervisor(
             config,

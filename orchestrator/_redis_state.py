@@ -15,7 +15,9 @@ from a view it cannot trust) and go on when it is back.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, cast
+import math
+import time
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from ._config import OrchestratorConfig
 from ._redis_connection import until_done
@@ -24,6 +26,8 @@ from ._rotation_store import RotationView
 from ._state import NOTHING_USED, LastUsed
 from ._state_store import ManualRequest
 from .limits import Headroom
+
+_N = TypeVar("_N", int, float)
 
 if TYPE_CHECKING:
     import coredis
@@ -36,7 +40,9 @@ local flat = redis.call('HGETALL', KEYS[1])
 local kept, recovered = {}, {}
 for i = 1, #flat, 2 do
   local field, value = flat[i], flat[i + 1]
-  if string.sub(field, 1, 3) == 'cd:' and tonumber(value) <= now then
+  local ends = tonumber(value)
+  -- an end that is not a number (or NaN) is dropped like an ended one
+  if string.sub(field, 1, 3) == 'cd:' and (not ends or ends ~= ends or ends <= now) then
     redis.call('HDEL', KEYS[1], field)
     table.insert(recovered, string.sub(field, 4))
   else
@@ -172,16 +178,34 @@ class RedisRotationStore:
             }
 
         last_used = fields.get("last_used")
+        # Read defensively: a hand-edited or foreign hash field is dropped, never fatal,
+        # and no cooldown outlasts the backend's cap.
+        cap = time.time() + self._config.backend(backend).max_cooldown_seconds
+        cooldowns = _numbers(per_provider("cd:"), float)
         return ProviderRotation(
             providers=names,
-            current_index=int(fields.get("index", 0)) % max(1, len(names)),
+            current_index=_numbers({"i": fields.get("index", "0")}, int).get("i", 0)
+            % max(1, len(names)),
             last_used=last_used if last_used in known else None,
-            cooldown_until={k: float(v) for k, v in per_provider("cd:").items()},
-            successes={k: int(v) for k, v in per_provider("ok:").items()},
-            failures={k: int(v) for k, v in per_provider("fail:").items()},
+            cooldown_until={k: min(v, cap) for k, v in cooldowns.items()},
+            successes=_numbers(per_provider("ok:"), int),
+            failures=_numbers(per_provider("fail:"), int),
             headroom=_readings(per_provider("hr:")),
             suspended=per_provider("out:"),
         )
+
+
+def _numbers(saved: dict[str, str], kind: type[_N]) -> dict[str, _N]:
+    """The fields that parse as finite, non-negative numbers of ``kind``."""
+    numbers: dict[str, _N] = {}
+    for name, text in saved.items():
+        try:
+            value = kind(text)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(value) and value >= 0:
+            numbers[name] = value
+    return numbers
 
 
 def _readings(saved: dict[str, str]) -> dict[str, Headroom]:

@@ -8,10 +8,12 @@ its first provider again (its cooldowns and counters are kept by name).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from ._atomic import write_atomic
 from ._rotation import ProviderRotation
@@ -83,53 +85,115 @@ class Restored:
     last: LastUsed = NOTHING_USED
 
 
-def restore_rotations(path: Path, rotations: Mapping[str, ProviderRotation]) -> Restored:
+def restore_rotations(
+    path: Path,
+    rotations: Mapping[str, ProviderRotation],
+    max_cooldowns: Mapping[str, float] | None = None,
+    now: float | None = None,
+) -> Restored:
     """Apply the saved state in ``path`` to ``rotations`` in place.
 
+    The file is read defensively: it may have been edited by hand or written
+    by another version. A backend whose entry has the wrong shape starts fresh
+    (with a problem naming it); numbers that are not finite are dropped, and
+    cooldowns are cut to ``max_cooldowns[backend]`` seconds from ``now``
+    (``MAX_SAVED_COOLDOWN`` where not given), so no provider is out for good.
+
     Returns:
-        Problems found (unreadable file, wrong version; the state is then
-        left as it was) and the last used backend/provider/model. A missing
-        file is no problem: there is nothing yet.
+        Problems found (unreadable file, wrong version or shape; the state is
+        then left as it was) and the last used backend/provider/model. A
+        missing file is no problem: there is nothing yet.
     """
     try:
         data = json.loads(path.read_bytes())
     except FileNotFoundError:
         return Restored()
-    except (OSError, ValueError) as exc:
-        return Restored([f"state file {path} is unreadable and was ignored: {exc}"])
+    except (OSError, ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        return Restored([f"state file {path} is unreadable and was ignored: {reason}"])
     if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
         return Restored([f"state file {path} has an unknown format and was ignored"])
-    for name, saved in (data.get("backends") or {}).items():
-        if name in rotations and isinstance(saved, dict):
-            _restore_one(rotations[name], saved)
+    backends = data.get("backends") or {}
+    if not isinstance(backends, dict):
+        return Restored([f"state file {path}: 'backends' is not a table; it was ignored"])
+    restored = Restored()
+    clock = time.time() if now is None else now
+    for name, saved in backends.items():
+        if name not in rotations:
+            continue
+        cap = clock + (max_cooldowns or {}).get(name, MAX_SAVED_COOLDOWN)
+        fresh = ProviderRotation.of(rotations[name].providers)
+        try:
+            _restore_one(fresh, saved, cap)
+        except _WrongShape as exc:
+            restored.problems.append(
+                f"state file {path}: backend '{name}' has {exc}; it starts fresh"
+            )
+            continue
+        _copy_into(rotations[name], fresh)
     last = data.get("last")
     if isinstance(last, dict) and all(
         isinstance(last.get(key), str | None) for key in ("backend", "provider", "model")
     ):
-        return Restored(last=(last.get("backend"), last.get("provider"), last.get("model")))
-    return Restored()
+        restored.last = (last.get("backend"), last.get("provider"), last.get("model"))
+    return restored
 
 
-def _restore_one(rotation: ProviderRotation, saved: dict[str, Any]) -> None:
+#: The longest cooldown kept from a state file when the backend's cap is not given.
+MAX_SAVED_COOLDOWN = 366 * 86_400.0
+
+
+class _WrongShape(ValueError):
+    """A saved backend entry that is not what this version writes."""
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _count(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _restore_one(rotation: ProviderRotation, saved: Any, cooldown_cap: float) -> None:
+    """Fill a fresh rotation from one saved entry; raises _WrongShape for a wrong shape."""
+    if not isinstance(saved, dict):
+        raise _WrongShape(f"a {type(saved).__name__} where a table belongs")
     known = set(rotation.providers)
 
-    def by_name(key: str, kind: type) -> dict[str, Any]:
+    def by_name(key: str, valid: Callable[[Any], bool]) -> dict[str, Any]:
         value = saved.get(key)
-        if not isinstance(value, dict):
+        if value is None:
             return {}
-        return {k: v for k, v in value.items() if k in known and isinstance(v, kind)}
+        if not isinstance(value, dict):
+            raise _WrongShape(f"'{key}' that is not a table")
+        return {k: v for k, v in value.items() if k in known and valid(v)}
 
-    rotation.cooldown_until.update(by_name("cooldown_until", float))
-    rotation.successes.update(by_name("successes", int))
-    rotation.failures.update(by_name("failures", int))
-    rotation.suspended.update(by_name("suspended", str))
-    headroom = saved.get("headroom")
-    for name, value in headroom.items() if isinstance(headroom, dict) else ():
+    cooldowns = by_name("cooldown_until", _finite)
+    rotation.cooldown_until.update({k: min(float(v), cooldown_cap) for k, v in cooldowns.items()})
+    rotation.successes.update(by_name("successes", _count))
+    rotation.failures.update(by_name("failures", _count))
+    rotation.suspended.update(by_name("suspended", lambda v: isinstance(v, str)))
+    for name, value in by_name("headroom", lambda v: isinstance(v, dict)).items():
         reading = Headroom.from_json(value)
-        if name in known and reading is not None:
+        if reading is not None:
             rotation.record_headroom(name, reading)
-    if saved.get("last_used") in known:
-        rotation.last_used = saved["last_used"]
+    last_used = saved.get("last_used")
+    if isinstance(last_used, str) and last_used in known:
+        rotation.last_used = last_used
     index = saved.get("current_index")
-    if saved.get("providers") == list(rotation.providers) and isinstance(index, int):
+    if saved.get("providers") == list(rotation.providers) and _count(index):
         rotation.current_index = index % max(1, len(rotation.providers))
+
+
+def _copy_into(target: ProviderRotation, source: ProviderRotation) -> None:
+    target.cooldown_until.update(source.cooldown_until)
+    target.successes.update(source.successes)
+    target.failures.update(source.failures)
+    target.suspended.update(source.suspended)
+    for name, reading in source.headroom.items():
+        target.record_headroom(name, reading)
+    if source.last_used is not None:
+        target.last_used = source.last_used
+    if source.current_index:
+        target.current_index = source.current_index

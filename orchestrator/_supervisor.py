@@ -389,10 +389,12 @@ class Supervisor:
         return False
 
     def _cooldown_end(self, backend: BackendConfig, wait: float | None) -> float:
-        """When a provider limited now comes back: the announced wait, else the default."""
+        """When a provider limited now comes back: the announced wait, else the default,
+        never longer than ``max_cooldown_seconds`` (nor infinite, nor NaN)."""
         default = backend.usage_limit_cooldown_seconds
         fallback = self.settings.default_cooldown if default is None else default
-        return self.clock() + (wait if wait is not None else fallback)
+        chosen = wait if wait is not None and not math.isnan(wait) else fallback
+        return self.clock() + min(max(0.0, chosen), backend.max_cooldown_seconds)
 
     # -- one attempt ----------------------------------------------------------
 

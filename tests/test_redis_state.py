@@ -44,6 +44,32 @@ async def test_a_cooldown_is_seen_by_every_store(
         assert recovered[1].rotation.select(1_000.0) == "a"
 
 
+async def test_hand_edited_fields_are_dropped_never_fatal(
+    write_config: WriteConfig, redis_server: RedisServer
+) -> None:
+    """Garbage, NaN and Infinity in the hash: the view still comes, no provider is out
+    for good, and a snapshot (status) reads the same fields without crashing."""
+    import time
+
+    config = two_providers(write_config)
+    async with connected(redis_server.url) as client:
+        store = RedisRotationStore(client, config, "t")
+        await client.hset(
+            "t:rot:agent",
+            {"cd:a": "soon", "cd:b": "1e300", "index": "x", "ok:a": "nan", "fail:b": "-3"},
+        )
+        view = await store.view("agent", now=time.time())
+        assert view.recovered == ("a",)  # an end that is no number is dropped like an ended one
+        await client.hset("t:rot:agent", {"cd:a": "inf"})
+        assert "a" not in (await store.view("agent", now=time.time())).rotation.cooldown_until
+        cap = time.time() + config.backend("agent").max_cooldown_seconds
+        assert view.rotation.cooldown_until["b"] <= cap
+        assert (view.rotation.successes, view.rotation.failures) == ({}, {})
+        assert view.rotation.current_index == 0
+        rotations, _ = await store.snapshot()
+        assert rotations["agent"].cooldown_until["b"] <= cap + 60
+
+
 async def test_counters_pointer_manual_changes_and_last(
     write_config: WriteConfig, redis_server: RedisServer
 ) -> None:

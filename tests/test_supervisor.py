@@ -284,6 +284,22 @@ async def test_backend_cooldown_setting(write_config: WriteConfig) -> None:
     assert recorder.of(ProviderCooledDown)[0].until == 1_000 + 60
 
 
+@pytest.mark.parametrize("announced", ["1e400", "99999999999", "inf"])
+async def test_an_absurd_announced_wait_is_capped(
+    write_config: WriteConfig, announced: str
+) -> None:
+    """A wait of centuries (or Infinity) cools the provider for max_cooldown_seconds only."""
+    directory = write_config(
+        backend("agent", ["a", "b"], max_cooldown_seconds="3600"),
+        provider("agent", "a", "limit", FAKE_RETRY_AFTER=announced) + provider("agent", "b"),
+    )
+    sup, recorder = supervisor(directory)
+    result = await sup.run_job(Job(prompt="x"))
+    assert result.provider == "b"
+    (cooled,) = recorder.of(ProviderCooledDown)
+    assert cooled.until <= 1_000 + 3600
+
+
 async def peak_attempts(sup: Supervisor, recorder: Recorder, jobs: int) -> int:
     async with anyio.create_task_group() as group:
         for index in range(jobs):

@@ -102,7 +102,7 @@ def _manual(
     with store.ownership() as owned:
         if owned:
             rotations = config.new_rotations()
-            restored = restore_rotations(store.path, rotations)
+            restored = restore_rotations(store.path, rotations, config.max_cooldowns())
             apply_request(request, rotations)
             save_rotations(store.path, rotations, restored.last)
     if not owned:
@@ -164,7 +164,7 @@ async def _redis_manual(
 
 def _status(config: OrchestratorConfig, store: StateStore) -> OrchestratorStatus:
     rotations = config.new_rotations()
-    restored = restore_rotations(store.path, rotations)
+    restored = restore_rotations(store.path, rotations, config.max_cooldowns())
     for problem in restored.problems:
         print(f"Warning: {problem}", file=sys.stderr)
     return build_status(config, rotations, restored.last, time.time())
