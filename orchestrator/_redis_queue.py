@@ -308,7 +308,7 @@ class RedisJobSource:
             lost = await self._own_lost_entry()
             if lost is not None:
                 return lost
-        if anyio.current_time() >= self._next_reclaim:
+        while anyio.current_time() >= self._next_reclaim:  # until none is left to take over
             self._next_reclaim = anyio.current_time() + self._visibility_ms / 3000
             reclaimed = await self._reclaim()
             if reclaimed is not None:
@@ -326,27 +326,43 @@ class RedisJobSource:
     async def _own_lost_entry(self) -> Delivery | None:
         """An entry Redis delivered to this worker whose reply was lost with the
         connection: it is this worker's already, so it runs now rather than
-        after the visibility timeout. Cleared once none is left."""
-        reply = await self._client.xreadgroup(
-            GROUP, self.consumer, streams={self.keys.jobs: "0"}, count=OWN_PENDING_SCAN
+        after the visibility timeout. Cleared once none is left.
+
+        Listed with XPENDING and read with XRANGE: neither counts as a delivery
+        (re-reading with XREADGROUP id 0 would raise the delivery count of
+        every job this worker is running, and dead-letter them early).
+        """
+        pending: Any = await self._client.xpending(
+            self.keys.jobs, GROUP, "-", "+", OWN_PENDING_SCAN, consumer=self.consumer
         )
-        for entry in (reply or {}).get(self.keys.jobs, ()):
-            identifier = str(entry.identifier)
-            if identifier not in self._in_flight:
-                raw = entry.field_values.get("job")
-                logger.info("picked up a job whose delivery was cut off", entry=identifier)
-                return self._delivery(identifier, str(raw) if raw else None)
+        for info in pending:
+            identifier = str(info.identifier)
+            if identifier in self._in_flight:
+                continue
+            entries = await self._client.xrange(self.keys.jobs, identifier, identifier)
+            if not entries:  # pending, but deleted from the stream: nothing to run
+                await self._client.xack(self.keys.jobs, GROUP, [identifier])
+                continue
+            raw = entries[0].field_values.get("job")
+            logger.info("picked up a job whose delivery was cut off", entry=identifier)
+            return self._delivery(identifier, str(raw) if raw else None)
         self._check_own_pending = False
         return None
 
     async def _reclaim(self) -> Delivery | None:
-        """Take over one entry whose worker went silent; dead-letter it past the limit."""
+        """Take over one entry whose worker went silent; dead-letter it past the limit.
+
+        After a takeover the next ``take`` looks again at once, so a dead
+        worker's entries are all taken over as fast as slots come free,
+        rather than one per third of the visibility timeout.
+        """
         reply: Any = await self._client.xautoclaim(
             self.keys.jobs, GROUP, self.consumer, self._visibility_ms, "0-0", count=1
         )
         entries = reply[1]
         if not entries:
             return None
+        self._next_reclaim = anyio.current_time()  # there may be more: look again next time
         entry = entries[0]
         pending = await self._client.xpending(
             self.keys.jobs, GROUP, entry.identifier, entry.identifier, 1

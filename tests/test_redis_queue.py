@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -179,3 +180,42 @@ async def test_a_worker_rides_out_redis_losing_all_its_data(
             worker.stop(drain_timeout=5)
     assert result.output == "a: after the loss"
     assert earlier.output == "a: before"
+
+
+async def test_re_reading_own_pending_entries_is_no_delivery(redis_server: RedisServer) -> None:
+    """After a cut-off read, looking for lost deliveries leaves the delivery count of the
+    jobs already running at 1: a later takeover must not dead-letter them early."""
+    source = RedisJobSource(redis_server.url, KEYS, visibility_timeout=60, block=0.05)
+    async with RedisQueue.connect(redis_server.url, "q") as queue, source.running():
+        await queue.submit(Job(prompt="running"))
+        running = await source.take()
+        assert running is not None
+        for _ in range(8):  # eight idle slots, each after a reconnect
+            source._check_own_pending = True
+            with anyio.move_on_after(0.2):
+                await source.take()
+        pending: Any = await queue._client.xpending(KEYS.jobs, "workers", "-", "+", 10)
+        source.stop_taking()
+    assert [(str(p.identifier), p.delivered) for p in pending] == [(running.token, 1)]
+
+
+async def test_a_dead_workers_entries_are_all_taken_over_before_new_reads(
+    redis_server: RedisServer,
+) -> None:
+    """Once the visibility timeout has passed, every take reclaims another of the silent
+    worker's entries (not one per third of the timeout); new entries come after."""
+    silent = RedisJobSource(redis_server.url, KEYS, visibility_timeout=0.2, block=0.05)
+    taker = RedisJobSource(redis_server.url, KEYS, visibility_timeout=0.2, block=0.05)
+    async with RedisQueue.connect(redis_server.url, "q") as queue:
+        abandoned = [await queue.submit(Job(prompt=f"old {n}")) for n in range(6)]
+        async with silent.running():
+            for _ in abandoned:
+                assert await silent.take() is not None
+        fresh = await queue.submit(Job(prompt="new"))
+        await anyio.sleep(0.3)
+        async with taker.running():
+            with anyio.fail_after(10):
+                taken = [await taker.take() for _ in range(7)]
+            taker.stop_taking()
+    ids = [delivery.job.id for delivery in taken if delivery is not None and delivery.job]
+    assert ids == [*abandoned, fresh]
