@@ -14,15 +14,23 @@ kernel lets exactly one rename of a name succeed, so two workers never run the
 same file. Finishing writes the result into the worker's directory first
 (synced), then moves the job file, then the result, so a crash at any point
 leaves enough behind to finish the move later rather than run the job twice.
-A worker starting up takes over the directories of dead workers (their lock
-is free): unfinished jobs go back to ``incoming/``, finished ones are moved on.
+Live workers take over the directories of dead workers (their lock is free),
+at start and every few seconds while they run: unfinished jobs go back to
+``incoming/``, finished ones are moved on. Several workers may do this at
+once: a directory is taken over only under its lock and after renaming it to
+the recovering worker's own dot name (``.recovering-...``), a rename only one
+of them can win. A worker registers the same way in reverse: its directory is
+made and locked under a dot name (``.starting-...``) and renamed into place,
+so nobody ever sees a worker's directory without its lock held.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +42,10 @@ from ._job import JobResult
 
 LOCK_NAME = ".lock"
 RESULT_SUFFIX = ".result.json"
+STARTING_PREFIX = ".starting-"
+RECOVERING_PREFIX = ".recovering-"
+#: Seconds after which a ``.starting-`` directory is a worker that died registering.
+STALE_START = 60.0
 
 
 @dataclass(frozen=True)
@@ -80,10 +92,12 @@ class Spool:
         ``incoming/`` and the directory is removed.
         """
         self.create()
-        self.claim_dir.mkdir()
-        fd = os.open(self.claim_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        starting = self.processing / f"{STARTING_PREFIX}{self.worker_id}"
+        starting.mkdir(mode=0o700)
+        fd = os.open(starting / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody else knows the name yet
+            os.rename(starting, self.claim_dir)
             try:
                 yield self.recover()
             finally:
@@ -93,26 +107,41 @@ class Spool:
             os.close(fd)
 
     def recover(self) -> Recovery:
-        """Take over the claim directories whose workers are gone."""
+        """Take over the claim directories whose workers are gone (safe to run in
+        several workers at once: each directory is taken over by one of them)."""
         requeued: list[str] = []
         finished: list[str] = []
-        for directory in sorted(self.processing.iterdir()):
-            if directory == self.claim_dir or not directory.is_dir():
+        for entry in sorted(os.scandir(self.processing), key=lambda entry: entry.name):
+            if entry.path == str(self.claim_dir) or not entry.is_dir(follow_symlinks=False):
                 continue
-            lock_fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(lock_fd)
-                continue  # its worker is alive
-            try:
-                recovery = _settle(self, directory)
-                _remove_claim_dir(directory)
-            finally:
-                os.close(lock_fd)
+            if entry.name.startswith(STARTING_PREFIX) and not _stale(entry.path):
+                continue  # a worker registering right now
+            recovery = self._take_over(Path(entry.path))
             requeued += recovery.requeued
             finished += recovery.finished
         return Recovery(tuple(requeued), tuple(finished))
+
+    def _take_over(self, directory: Path) -> Recovery:
+        """Settle ``directory`` if its worker is gone and no other worker got there first."""
+        try:
+            lock_fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        except OSError:
+            return Recovery()  # renamed away by another worker taking it over
+        try:
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return Recovery()  # its worker is alive (or another is taking it over)
+            mine = self.processing / f"{RECOVERING_PREFIX}{self.worker_id}-{uuid.uuid4().hex[:6]}"
+            try:
+                os.rename(directory, mine)
+            except FileNotFoundError:
+                return Recovery()  # another worker took it over first
+            recovery = _settle(self, mine)
+            _remove_claim_dir(mine)
+            return recovery
+        finally:
+            os.close(lock_fd)
 
     def pending(self) -> list[str]:
         """Names waiting in ``incoming/``, oldest first (by modification time, then name)."""
@@ -194,7 +223,21 @@ def _settle(spool: Spool, directory: Path) -> Recovery:
 
 def _remove_claim_dir(directory: Path) -> None:
     (directory / LOCK_NAME).unlink(missing_ok=True)
-    directory.rmdir()
+    # Another worker may already have made a new lock here and taken the (settled,
+    # empty) directory over in turn: it removes it then.
+    try:
+        directory.rmdir()
+    except OSError as exc:
+        if exc.errno not in (errno.ENOENT, errno.ENOTEMPTY):
+            raise
+
+
+def _stale(path: str) -> bool:
+    """A directory left unchanged for ``STALE_START`` seconds."""
+    try:
+        return time.time() - os.stat(path).st_mtime > STALE_START
+    except FileNotFoundError:
+        return False
 
 
 def _move_no_clobber(source: Path, directory: Path, name: str, suffix: str = "") -> Path:

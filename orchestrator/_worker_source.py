@@ -21,7 +21,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ._job import Job, JobResult
 from ._jobfile import JobFileError, load_job_file
-from ._spool import Claimed, Spool
+from ._spool import Claimed, Recovery, Spool
 
 logger = structlog.get_logger("orchestrator.worker")
 #: Waits between tries to file a result (a full disk, say): doubling, capped.
@@ -30,6 +30,8 @@ FILING_RETRY_MAX = 5.0
 
 #: Seconds between rescans of incoming/ while nothing is queued.
 RESCAN_INTERVAL = 2.0
+#: Seconds between looks for dead workers' claims in processing/.
+RECOVER_INTERVAL = 2.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,15 @@ class JobSource(Protocol):
         ...
 
 
+def _log_recovery(recovery: Recovery) -> None:
+    if recovery.requeued or recovery.finished:
+        logger.info(
+            "recovered a dead worker's jobs",
+            requeued=len(recovery.requeued),
+            finished=len(recovery.finished),
+        )
+
+
 class SpoolSource:
     """Job files from a spool directory (see ``_spool``).
 
@@ -89,12 +100,18 @@ class SpoolSource:
     """
 
     def __init__(
-        self, spool: Spool, *, watch: bool = True, rescan_interval: float = RESCAN_INTERVAL
+        self,
+        spool: Spool,
+        *,
+        watch: bool = True,
+        rescan_interval: float = RESCAN_INTERVAL,
+        recover_interval: float = RECOVER_INTERVAL,
     ) -> None:
         self.spool = spool
         self.label = str(spool.incoming)
         self._watch = watch
         self._rescan_interval = rescan_interval
+        self._recover_interval = recover_interval
         self._queued: set[str] = set()
         self._claims: dict[str, Claimed] = {}
         self._stopping = False
@@ -108,22 +125,31 @@ class SpoolSource:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         with self.spool.registered() as recovery:
-            if recovery.requeued or recovery.finished:
-                logger.info(
-                    "recovered a dead worker's jobs",
-                    requeued=len(recovery.requeued),
-                    finished=len(recovery.finished),
-                )
+            _log_recovery(recovery)
             self._watch_stop = anyio.Event()
             self._intake_scope = anyio.CancelScope()
             send, self._receive = anyio.create_memory_object_stream[str](math.inf)
             async with anyio.create_task_group() as group:
                 group.start_soon(self._intake, send)
+                group.start_soon(self._recover_forever)
                 try:
                     yield
                 finally:
                     self.stop_taking()
                     self._receive.close()
+                    group.cancel_scope.cancel()
+
+    async def _recover_forever(self) -> None:
+        """Take over the claims of workers that died while this one runs (their files
+        go back to incoming/, where the intake finds them)."""
+        while True:
+            await anyio.sleep(self._recover_interval)
+            try:
+                recovery = await anyio.to_thread.run_sync(self.spool.recover)
+            except OSError as exc:  # a full or failing disk: try again next time
+                logger.error("cannot recover dead workers' claims", error=str(exc))
+                continue
+            _log_recovery(recovery)
 
     def stop_taking(self) -> None:
         self._stopping = True

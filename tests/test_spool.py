@@ -127,6 +127,71 @@ def test_a_living_workers_claims_are_left_alone(spool: Spool) -> None:
             assert (other.claim_dir / LOCK_NAME).exists()
 
 
+def dead_workers(spool: Spool, count: int) -> list[str]:
+    """``count`` claim directories of workers that died holding a job each (their
+    locks are free), and what they held."""
+    held = []
+    for number in range(count):
+        dead = spool.processing / f"dead-{number}"
+        dead.mkdir()
+        (dead / LOCK_NAME).touch()
+        (dead / f"job{number}.toml").write_text('prompt = "x"\n')
+        held.append(f"job{number}.toml")
+    return held
+
+
+def test_workers_recovering_at_once_take_each_dead_claim_exactly_once(tmp_path: Path) -> None:
+    """Several workers starting together while dead workers' directories exist: none
+    crashes, every dead claim goes back to incoming/ once, nothing is left behind."""
+    for trial in range(30):
+        root = tmp_path / f"t{trial}"
+        spools = [Spool(root) for _ in range(4)]
+        spools[0].create()
+        held = dead_workers(spools[0], 3)
+        recovered, errors = recover_together(spools)
+        assert errors == []
+        assert sorted(recovered) == held
+        assert sorted(spools[0].pending()) == held
+        assert list(spools[0].processing.iterdir()) == []
+
+
+def recover_together(spools: list[Spool]) -> tuple[list[str], list[BaseException]]:
+    """Every spool registers (and recovers) at the same instant, each in a thread."""
+    import threading
+
+    start = threading.Barrier(len(spools))
+    recovered: list[str] = []
+    errors: list[BaseException] = []
+
+    def recover(spool: Spool) -> None:
+        try:
+            start.wait()
+            with spool.registered() as recovery:
+                recovered.extend(recovery.requeued)
+                recovered.extend(spool.recover().requeued)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=recover, args=(spool,)) for spool in spools]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return recovered, errors
+
+
+def test_a_registering_workers_directory_is_never_taken_over(spool: Spool) -> None:
+    """A ``.starting-`` directory is a worker between mkdir and lock: left alone until stale."""
+    starting = spool.processing / ".starting-someone"
+    starting.mkdir()
+    (starting / "job.toml").write_text('prompt = "x"\n')
+    assert spool.recover().requeued == ()
+    old = starting.stat().st_mtime - 3600
+    os.utime(starting, (old, old))
+    assert spool.recover().requeued == ("job.toml",)
+    assert list(spool.processing.iterdir()) == []
+
+
 def test_results_are_private_files_in_private_folders(tmp_path: Path) -> None:
     """An answer can echo a key: result files are 0600, done/ failed/ processing/ 0700,
     also when an older version made the folders 0755."""

@@ -254,3 +254,25 @@ async def test_a_fifo_named_like_a_job_is_refused_without_blocking(
             await wait_for(lambda: "trap.toml" in results(spool.failed))
             worker.stop(drain_timeout=5)
     assert "is not a regular file" in str(results(spool.failed)["trap.toml"]["error"])
+
+
+async def test_a_live_worker_recovers_a_dead_workers_claims_within_seconds(
+    write_config: WriteConfig, spool: Spool
+) -> None:
+    """A worker that dies while another runs: its claims are run by the living one
+    without waiting for a restart."""
+    from orchestrator._spool import LOCK_NAME
+
+    directory = write_config(backend("agent", ["a"]), provider("agent", "a"))
+    orchestrator = Orchestrator(load_config(directory, environ={}), concurrency=2)
+    worker = Worker(orchestrator, SpoolSource(spool, recover_interval=0.1))
+    async with anyio.create_task_group() as group:
+        await group.start(worker.run)
+        dead = spool.processing / "dead-worker"
+        dead.mkdir()
+        (dead / LOCK_NAME).touch()  # its lock: nobody holds it
+        (dead / "orphan.toml").write_text('prompt = "left behind"\n')
+        await wait_for(lambda: "orphan" in results(spool.done), seconds=10)
+        worker.stop(drain_timeout=5)
+    assert results(spool.done)["orphan"]["output"] == "a: left behind"
+    assert list(spool.processing.iterdir()) == []
