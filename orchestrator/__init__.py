@@ -29,6 +29,7 @@ from ._config import (
     default_config_dir,
     load_config,
 )
+from ._descendants import become_subreaper
 from ._diagnostics import ConfigWarning
 from ._environment import child_environment
 from ._errors import (
@@ -146,6 +147,7 @@ __all__ = [
     "WaitUntil",
     "WatchedLog",
     "available_adapter_names",
+    "become_subreaper",
     "child_environment",
     "default_config_dir",
     "find_marker",

@@ -18,11 +18,14 @@ import itertools
 import os
 import signal
 import subprocess
+import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, ClassVar
 
 import anyio
+
+from ._descendants import ESCAPED_GRACE, MARKER_VARIABLE, end_orphans, is_subreaper
 
 READ_SIZE = 65536
 _read = os.read  # one seam, so tests can make reads fail
@@ -38,12 +41,26 @@ def _open_pidfd(pid: int) -> int | None:
 
 
 class Child:
-    """A spawned child: its pipes, its exit, and its process group."""
+    """A spawned child: its pipes, its exit, and its process group.
 
-    def __init__(self, popen: subprocess.Popen[bytes], pidfd: int | None) -> None:
+    Class-wide, the children of this process are known by pid (never reaped by
+    anyone else) and by attempt token (their escaped descendants are left alone
+    while they run, see ``_descendants``), and those waiting out their grace
+    period can all be killed at once (``hurry``: a second stop signal).
+    """
+
+    _leaders: ClassVar[set[int]] = set()
+    _running: ClassVar[set[str]] = set()
+    _in_grace: ClassVar[set[Child]] = set()
+    _hurried: ClassVar[bool] = False
+
+    def __init__(self, popen: subprocess.Popen[bytes], pidfd: int | None, token: str = "") -> None:
         self._popen = popen
         self._pidfd = pidfd
         self.pid = popen.pid
+        self.token = token
+        Child._leaders.add(self.pid)
+        Child._running.add(token)
         for pipe in (popen.stdin, popen.stdout, popen.stderr):
             if pipe is not None:
                 os.set_blocking(pipe.fileno(), False)
@@ -63,16 +80,33 @@ class Child:
         Raises:
             OSError: the program or the working directory could not be used.
         """
+        token = uuid.uuid4().hex
         popen = subprocess.Popen(
             list(argv),
             stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=dict(env),
+            env={**env, MARKER_VARIABLE: token},
             cwd=cwd,
             start_new_session=True,
         )
-        return cls(popen, _open_pidfd(popen.pid) if open_pidfd else None)
+        return cls(popen, _open_pidfd(popen.pid) if open_pidfd else None, token)
+
+    @classmethod
+    def hurry(cls) -> int:
+        """SIGKILL now every group still in its grace period, and give groups stopped
+        from now on no grace (a second stop signal: the process is on its way out).
+        Returns how many groups were waiting."""
+        cls._hurried = True
+        waiting = list(cls._in_grace)
+        for child in waiting:
+            child.signal_group(signal.SIGKILL)
+        return len(waiting)
+
+    @classmethod
+    async def end_escaped(cls, grace: float = ESCAPED_GRACE) -> int:
+        """End adopted descendants of attempts that are over (subreapers only)."""
+        return await end_orphans(cls._running, cls._leaders, grace)
 
     @property
     def returncode(self) -> int | None:
@@ -157,11 +191,19 @@ class Child:
         """
         if not self.has_exited():
             self.signal_group(signal.SIGTERM)
-            with anyio.move_on_after(grace):
-                await self.exited()
+            Child._in_grace.add(self)
+            try:
+                with anyio.move_on_after(0 if Child._hurried else grace):
+                    await self.exited()
+            finally:
+                Child._in_grace.discard(self)
         self.signal_group(signal.SIGKILL)
         await self.exited()
         self._popen.wait()
+        Child._leaders.discard(self.pid)
+        Child._running.discard(self.token)
+        if is_subreaper():  # descendants that left the group (setsid) are ended too
+            await Child.end_escaped(0 if Child._hurried else min(grace, ESCAPED_GRACE))
 
     def close(self) -> None:
         """Close the pipes and the pidfd (after the tasks using them are done)."""

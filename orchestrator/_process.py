@@ -1,7 +1,8 @@
 """Running one CLI attempt as a child process, for every adapter alike.
 
 The child gets the environment mapping it is given (nothing comes from or
-goes to ``os.environ``), its own session and process group, stdin from the
+goes to ``os.environ``) plus its attempt's marker (``ORCHESTRATOR_ATTEMPT``, see
+``_descendants``), its own session and process group, stdin from the
 invocation or /dev/null, and both output streams read concurrently into
 bounded buffers that keep the tail. The attempt ends when the process exits,
 when the total or idle timeout passes, when the live scanner returns a

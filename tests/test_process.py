@@ -86,6 +86,8 @@ async def test_child_sees_exactly_the_given_environment() -> None:
     result = await run_process(python(code), env=env)
     seen = json.loads(result.output.stdout)
     seen.pop("LC_CTYPE", None)  # CPython may set it in its own environment (PEP 538)
+    marker = seen.pop("ORCHESTRATOR_ATTEMPT")  # names the attempt (finds escaped descendants)
+    assert len(marker) == 32
     assert seen == env
 
 

@@ -11,6 +11,8 @@ from typing import Annotated
 import anyio
 import typer
 
+from .._child import Child
+from .._descendants import become_subreaper
 from .._errors import UsageError
 from .._events import JobWaiting
 from .._job import Job, JobMode, JobResult
@@ -87,6 +89,7 @@ def run_command(
             max_wait=max_wait,
         )
         stopped_by: list[int] = []
+        become_subreaper()  # a CLI's helper that calls setsid is still ended with its job
         results = anyio.run(_run_all, orchestrator, jobs, json_output, stopped_by)
         if stopped_by:  # 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP
             raise typer.Exit(128 + stopped_by[0])
@@ -152,6 +155,7 @@ async def _run_all(
                 for handle in handles:
                     group.start_soon(_report, handle, results, json_output, progress)
         aside.cancel_scope.cancel()
+    await Child.end_escaped()  # stragglers orphaned late, after their attempt's own sweep
     return results
 
 
@@ -166,15 +170,23 @@ async def _stop_on_signals(
     with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
         task_status.started()
         async for signum in signals:
-            if not stopped_by:
-                stopped_by.append(signum)
-                running = sum(not handle.done for handle in handles)
+            if stopped_by:  # a second signal: no more grace, never no kill
+                killed = Child.hurry()
                 print(
-                    f"{signal.Signals(signum).name}: stopping; cancelling {running} unfinished "
-                    "job(s) (their CLIs get SIGTERM, then SIGKILL)",
+                    f"{signal.Signals(signum).name} again: killing {killed} process group(s) "
+                    "now (SIGKILL)",
                     file=sys.stderr,
                     flush=True,
                 )
+                continue
+            stopped_by.append(signum)
+            running = sum(not handle.done for handle in handles)
+            print(
+                f"{signal.Signals(signum).name}: stopping; cancelling {running} unfinished "
+                "job(s) (their CLIs get SIGTERM, then SIGKILL; signal again to kill at once)",
+                file=sys.stderr,
+                flush=True,
+            )
             for handle in handles:
                 handle.cancel(_stop_reason(stopped_by[0]))
 

@@ -11,6 +11,8 @@ from typing import Annotated
 import anyio
 import typer
 
+from .._child import Child
+from .._descendants import become_subreaper
 from .._errors import UsageError
 from .._prometheus_sink import PrometheusSink
 from .._spool import Spool
@@ -102,9 +104,12 @@ def worker_command(
     state_file: StateFileOption = None,
 ) -> None:
     """Run job files dropped into SPOOL/incoming/, or jobs from a Redis stream
-    (--redis), until SIGTERM or SIGINT.
+    (--redis), until SIGTERM, SIGINT or SIGHUP.
 
-    Exit 0 after a clean stop, 2 for config and usage errors.
+    A stop signal drains: nothing new is taken, running jobs get --drain-timeout,
+    then are cancelled (their CLIs' process groups get SIGTERM, then SIGKILL)
+    and go back to the queue; a second signal cancels them at once, without grace.
+    Exit 0 after a stop by signal, 2 for config and usage errors.
     """
     configure_logging(json=json_logs)
     if (spool is None) == (redis is None):
@@ -150,13 +155,18 @@ def worker_command(
         assert spool is not None
         source = SpoolSource(Spool(spool))
     worker = Worker(orchestrator, source)
+    become_subreaper()  # a CLI's helper that calls setsid is still ended with its job
     anyio.run(_serve, worker, drain_timeout)
+
+
+#: Signals that stop the worker: running jobs drain, then are cancelled.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 async def _serve(worker: Worker, drain_timeout: float) -> None:
     # Signals are caught from before the worker starts (it may wait for Redis
     # to come up), so none kills it uncleanly and none goes unanswered.
-    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+    with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
         async with anyio.create_task_group() as group:
             group.start_soon(_stop_on_signals, signals, worker, drain_timeout)
             async with anyio.create_task_group() as running:
@@ -165,11 +175,28 @@ async def _serve(worker: Worker, drain_timeout: float) -> None:
                     warn_state_problems(worker.orchestrator)
                     print(f"worker ready: {worker.source.label}", file=sys.stderr, flush=True)
             group.cancel_scope.cancel()  # the signal watcher
+    await Child.end_escaped()  # stragglers orphaned late, after their attempt's own sweep
 
 
 async def _stop_on_signals(
     signals: AsyncIterator[int], worker: Worker, drain_timeout: float
 ) -> None:
+    """First signal: drain for ``drain_timeout``, then cancel (groups get SIGTERM, then
+    SIGKILL after the grace). A second: cancel now, and SIGKILL without grace."""
+    stopping = False
     async for signum in signals:
-        print(f"{signal.Signals(signum).name}: stopping", file=sys.stderr, flush=True)
+        name = signal.Signals(signum).name
+        if stopping:
+            print(
+                f"{name} again: cancelling running jobs, SIGKILL now", file=sys.stderr, flush=True
+            )
+            Child.hurry()  # groups in their grace die now; those stopped later get none
+            worker.stop(0)
+            continue
+        stopping = True
+        print(
+            f"{name}: stopping (running jobs get {drain_timeout:g} s; signal again to stop now)",
+            file=sys.stderr,
+            flush=True,
+        )
         worker.stop(drain_timeout)

@@ -144,7 +144,9 @@ def test_a_dashed_model_is_a_usage_error_naming_the_option(
     assert not run_log.exists()
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)]
+)
 def test_a_signal_cancels_every_job_and_leaves_no_cli_behind(
     cli: Cli, write_config: WriteConfig, tmp_path: Path, signum: signal.Signals, code: int
 ) -> None:
@@ -179,3 +181,66 @@ def test_a_signal_cancels_every_job_and_leaves_no_cli_behind(
     assert f"{signum.name}: stopping; cancelling 2 unfinished job(s)" in stderr
     cli_processes = [Path(f"/proc/{pid}") for pid in pids.read_text().split()]
     wait_until(lambda: not any(path.exists() for path in cli_processes), 10)  # none orphaned
+
+
+#: A CLI whose helper moves to a session of its own (setsid, out of the process group)
+#: and lingers; the CLI itself then waits (``sleep``) or ends at once (``true``).
+def escaping_agent(then: str) -> str:
+    return f"setsid sh -c 'echo $$ > \"$ESCAPED_PID\"; exec sleep 60' & {then}"
+
+
+@pytest.mark.parametrize(
+    ("then", "options", "status"),
+    [("sleep 60", ["--timeout", "1"], "failed"), ("echo answer", [], "succeeded")],
+    ids=["timed-out", "answered"],
+)
+def test_a_descendant_that_left_the_process_group_is_ended_with_its_attempt(
+    cli: Cli, write_config: WriteConfig, tmp_path: Path, then: str, options: list[str], status: str
+) -> None:
+    escaped = tmp_path / "escaped.pid"
+    cli.config_dir = write_config(
+        '[backends.agent]\nbackend_type = "generic"\nproviders = ["sh"]\n',
+        f'[agent.sh]\ncommand = "/bin/sh"\nargs = ["-c", {json.dumps(escaping_agent(then))}]\n'
+        f'ESCAPED_PID = "{escaped}"\n',
+    )
+    result = cli("run", "--json", "--prompt", "x", *options, timeout=60)
+    assert json.loads(result.stdout)["status"] == status, result.stderr
+    wait_until(lambda: escaped.exists() and escaped.read_text().strip() != "", 10)
+    helper = Path(f"/proc/{escaped.read_text().strip()}")
+    wait_until(lambda: not helper.exists(), 10)
+
+
+def test_a_second_signal_kills_at_once_a_cli_that_ignores_sigterm(
+    cli: Cli, write_config: WriteConfig, tmp_path: Path
+) -> None:
+    """The first SIGTERM starts the 5 s grace; a second one SIGKILLs the group now."""
+    import time
+
+    pids = tmp_path / "pids"
+    cli.config_dir = write_config(
+        '[backends.agent]\nbackend_type = "generic"\nproviders = ["sh"]\n',
+        f'[agent.sh]\ncommand = "/bin/sh"\nargs = ["-c", {json.dumps(STUBBORN_AGENT)}]\n'
+        f'PIDS = "{pids}"\n',
+    )
+    process = subprocess.Popen(
+        cli.argv("run", "--json", "--prompt", "x"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli.env(),
+    )
+    wait_until(lambda: pids.exists() and pids.read_text().strip() != "", 30)
+    process.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    second = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=30)
+    assert time.monotonic() - second < 4.0, stderr  # the grace alone is 5 s
+    assert process.returncode == 143
+    assert "SIGTERM again: killing 1 process group(s) now" in stderr
+    assert json.loads(stdout)["status"] == "failed"
+    assert not Path(f"/proc/{pids.read_text().strip()}").exists()
+
+
+#: A CLI that ignores SIGTERM (and so does its sleep): only SIGKILL ends it.
+STUBBORN_AGENT = "trap '' TERM; echo $$ > \"$PIDS\"; sleep 60"

@@ -110,15 +110,24 @@ def test_sigterm_lets_running_jobs_finish(
     assert finished(spool) == {"job0000": "done", "job0001": "done"}
 
 
-def test_sigterm_returns_jobs_that_outlive_the_drain(
-    cli: Cli, write_config: WriteConfig, spool: Path, tmp_path: Path, start_worker: StartWorker
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_signal_returns_jobs_that_outlive_the_drain(
+    cli: Cli,
+    write_config: WriteConfig,
+    spool: Path,
+    tmp_path: Path,
+    start_worker: StartWorker,
+    signum: signal.Signals,
 ) -> None:
+    """SIGTERM or SIGHUP: the jobs go back to incoming/, their groups are killed, and
+    nothing of the worker is left in processing/."""
     configure(cli, write_config, tmp_path / "runs.log", work=60)
     drop_jobs(spool / "incoming", 2)
     worker = start_worker(cli, spool, "--concurrency", "2", "--drain-timeout", "0.5")
     wait_until(lambda: run_counts(tmp_path / "runs.log").total() == 2, 30, worker.log)
-    worker.signal(signal.SIGTERM)
+    worker.signal(signum)
     assert worker.wait(timeout=30) == 0
+    assert list((spool / "processing").iterdir()) == []
     assert sorted(p.name for p in (spool / "incoming").iterdir()) == [
         "job0000.toml",
         "job0001.toml",
@@ -221,3 +230,28 @@ def test_a_job_may_only_work_inside_the_workers_cwd_root(
     refused = json.loads((spool / "failed" / "outside.result.json").read_text())
     assert "outside the allowed root" in refused["error"]
     assert run_counts(run_log) == collections.Counter(["in"])
+
+
+def test_a_descendant_that_left_its_group_ends_with_the_worker(
+    cli: Cli, write_config: WriteConfig, spool: Path, tmp_path: Path, start_worker: StartWorker
+) -> None:
+    """A CLI's helper that called setsid escapes killpg; the worker (a child subreaper)
+    still ends it when its job is cancelled at the stop."""
+    escaped = tmp_path / "escaped.pid"
+    cli.config_dir = write_config(
+        '[backends.agent]\nbackend_type = "generic"\nproviders = ["sh"]\n',
+        f'[agent.sh]\ncommand = "/bin/sh"\nargs = ["-c", {json.dumps(ESCAPING_AGENT)}]\n'
+        f'ESCAPED_PID = "{escaped}"\n',
+    )
+    drop_jobs(spool / "incoming", 1)
+    worker = start_worker(cli, spool, "--drain-timeout", "0")
+    wait_until(lambda: escaped.exists() and escaped.read_text().strip() != "", 30, worker.log)
+    helper = Path(f"/proc/{escaped.read_text().strip()}")
+    assert helper.exists()
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    wait_until(lambda: not helper.exists(), 10)
+
+
+#: A CLI whose helper moves to a session of its own (setsid) and lingers.
+ESCAPING_AGENT = "setsid sh -c 'echo $$ > \"$ESCAPED_PID\"; exec sleep 60' & sleep 60"
