@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import structlog
 from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
@@ -34,6 +35,7 @@ from ._supervisor import Supervisor, SupervisorSettings
 if TYPE_CHECKING:
     import coredis
 
+logger = structlog.get_logger("orchestrator")
 STATE_SAVE_INTERVAL = 0.5
 
 
@@ -149,6 +151,7 @@ class Orchestrator:
         self._pending: set[JobHandle] = set()
         self._workers_left = 0
         self._workers_done: anyio.Event | None = None
+        self._save_failing = False
 
     @classmethod
     def from_config_dir(cls, config_dir: Path | str | None = None, **options: Any) -> Orchestrator:
@@ -164,7 +167,7 @@ class Orchestrator:
         return self._concurrency
 
     async def __aenter__(self) -> Orchestrator:
-        if self._store is not None and not self._store.try_own():
+        if self._store is not None and not self._try_own_state():
             self.state_problems.append(
                 f"state file {self._store.path} is in use by process "
                 f"{self._store.owner_pid()}: starting from its saved state, not saving changes"
@@ -311,9 +314,29 @@ class Orchestrator:
             async with self.bus.subscribe() as events:
                 task_status.started()
                 async for event in events:
-                    sink(event)
+                    try:
+                        sink(event)
+                    except Exception as exc:  # a sink's fault never stops the jobs
+                        _sink_failed(sink, exc)
         finally:
-            sink.close()
+            try:
+                sink.close()
+            except Exception as exc:
+                _sink_failed(sink, exc)
+
+    def _try_own_state(self) -> bool:
+        """Own the state file; a directory that cannot be written is a problem, not a crash
+        (the jobs run, the state is not saved)."""
+        assert self._store is not None
+        try:
+            return self._store.try_own()
+        except OSError as exc:
+            self.state_problems.append(
+                f"cannot write beside the state file {self._store.path}: "
+                f"{exc.strerror or exc}; not saving changes"
+            )
+            self._store = None
+            return True
 
     async def _keep_state(self) -> None:
         """Apply manual requests from the shell, then save if anything changed."""
@@ -324,7 +347,21 @@ class Orchestrator:
         memory = self.memory_state
         if memory.changed:
             memory.changed = False
-            save_rotations(self._store.path, memory.rotations, memory.last)
+            try:
+                save_rotations(self._store.path, memory.rotations, memory.last)
+            except OSError as exc:  # a full or read-only disk: jobs go on, saved later
+                memory.changed = True
+                if not self._save_failing:
+                    logger.error(
+                        "cannot save the state file; retrying",
+                        path=str(self._store.path),
+                        error=exc.strerror or str(exc),
+                    )
+                self._save_failing = True
+                return
+            if self._save_failing:
+                logger.info("the state file is saved again", path=str(self._store.path))
+                self._save_failing = False
 
     async def apply_manual(self, request: ManualRequest) -> bool:
         """Rotate or reset a backend by hand, publishing the change as an event."""
@@ -354,3 +391,17 @@ def _cancelled_result(job: Job, reason: str | None = None) -> JobResult:
         error=f"Error: job '{job.id}' was cancelled{because}",
         metadata=job.metadata,
     )
+
+
+def _sink_failed(sink: Sink, exc: Exception) -> None:
+    """Log a sink's first failure (one line, not one per event); it keeps being called."""
+    if id(sink) not in _FAILED_SINKS:
+        _FAILED_SINKS.add(id(sink))
+        logger.error(
+            "a telemetry sink failed; its later failures are not logged",
+            sink=type(sink).__name__,
+            error=str(exc),
+        )
+
+
+_FAILED_SINKS: set[int] = set()

@@ -15,6 +15,7 @@ ownership for a moment and changes the file itself.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -72,8 +73,9 @@ class StateStore:
         except BlockingIOError:
             os.close(fd)
             return False
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        with contextlib.suppress(OSError):  # the pid is for messages; a full disk is no reason
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
         self._lock_fd = fd
         return True
 
@@ -128,7 +130,7 @@ class StateStore:
             names = sorted(
                 name for name in os.listdir(self.requests_dir) if not name.startswith(".")
             )
-        except FileNotFoundError:
+        except OSError:  # none yet, or unreadable: nothing to apply now
             return []
         requests = []
         for name in names:

@@ -71,3 +71,69 @@ def test_the_event_log_is_private_even_when_it_existed(tmp_path: Path) -> None:
         sink.close()
         assert oct(path.stat().st_mode & 0o777) == "0o600", path
     assert oct(fresh.parent.stat().st_mode & 0o777) == "0o700"
+
+
+def full_disk_for(monkeypatch: pytest.MonkeyPatch, failures: int) -> None:
+    """The event log's next ``failures`` writes fail with ENOSPC (a patched writer:
+    the CLI test below uses a real full tmpfs)."""
+    import errno
+    import os
+
+    from orchestrator import _sinks
+
+    left = [failures]
+
+    def write(fd: int, data: bytes | bytearray) -> int:
+        if left[0] > 0:
+            left[0] -= 1
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return os.write(fd, data)
+
+    monkeypatch.setattr(_sinks, "_write", write)
+
+
+def test_events_written_while_the_disk_is_full_arrive_later_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full_disk_for(monkeypatch, failures=3)
+    sink = JsonlFileSink(tmp_path / "events.jsonl")
+    for number in range(5):
+        sink(JobQueued(job_id=f"j{number}"))
+    sink.close()
+    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert [json.loads(line)["job_id"] for line in lines] == [f"j{n}" for n in range(5)]
+    assert sink.dropped == 0
+
+
+def test_a_long_outage_drops_the_oldest_events_and_counts_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full_disk_for(monkeypatch, failures=1000)
+    sink = JsonlFileSink(tmp_path / "events.jsonl", backlog_limit=1000)
+    for number in range(100):
+        sink(JobQueued(job_id=f"j{number}"))
+    monkeypatch.setattr("orchestrator._sinks._write", __import__("os").write)
+    sink.close()
+    ids = [json.loads(line)["job_id"] for line in (tmp_path / "events.jsonl").read_text().split()]
+    assert ids == [f"j{n}" for n in range(100 - len(ids), 100)]  # the newest, whole lines
+    assert sink.dropped == 100 - len(ids) > 0
+
+
+async def test_a_failing_sink_never_stops_a_job(write_config: WriteConfig) -> None:
+    class Broken:
+        calls = 0
+
+        def __call__(self, event: object) -> None:
+            Broken.calls += 1
+            raise OSError(28, "No space left on device")
+
+        def close(self) -> None:
+            raise OSError(28, "No space left on device")
+
+    directory = write_config(backend("agent", ["a"]), provider("agent", "a"))
+    from orchestrator import load_config
+
+    async with Orchestrator(load_config(directory, environ={}), sinks=[Broken()]) as orch:
+        result = await orch.run(Job(prompt="still runs"))
+    assert result.status == "succeeded"
+    assert Broken.calls >= 3

@@ -10,6 +10,7 @@ from pathlib import Path
 import structlog
 
 from .._config import OrchestratorConfig, load_config
+from .._errors import UsageError
 from .._orchestrator import Orchestrator
 from .._sinks import JsonlFileSink, Sink
 from .._supervisor import SupervisorSettings
@@ -70,12 +71,20 @@ def build_orchestrator(
             settings=settings,
         )
     state = state_file_path(state_file, config.config_dir)
+    try:
+        event_log = JsonlFileSink(event_log_path(state))
+    except OSError as exc:  # read-only, missing permission, not a directory
+        raise UsageError(
+            f"Error: cannot write the state directory {state.parent}: "
+            f"{exc.strerror or exc} (choose another with --state-file or "
+            "$ORCHESTRATOR_STATE_FILE)"
+        ) from None
     return Orchestrator(
         config,
         concurrency=concurrency,
         queue_size=queue_size,
         state_file=state,
-        sinks=[JsonlFileSink(event_log_path(state)), *sinks],
+        sinks=[event_log, *sinks],
         settings=settings,
     )
 
