@@ -79,6 +79,9 @@ HOP_BY_HOP = frozenset(
 NOT_FORWARDED = HOP_BY_HOP | {"host", "accept-encoding"}
 #: Error bodies kept to judge them; answers are only scanned line by line.
 ERROR_BODY_LIMIT = 64 * 1024
+#: Seconds to reach a provider, and the longest a provider may go silent mid-answer.
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 600.0
 #: A line longer than this is not scanned for usage (it is still forwarded).
 LINE_LIMIT = 1024 * 1024
 READ_SIZE = 64 * 1024
@@ -116,6 +119,13 @@ class Ticket:
     _verdict: Classification | None = None
     _seen: anyio.Event = field(default_factory=anyio.Event)
     _counts: list[_Counts] = field(default_factory=list)
+    _in_flight: set[anyio.CancelScope] = field(default_factory=set)
+
+    def end(self) -> None:
+        """The attempt is over: its requests still waiting on the provider are cancelled
+        (their upstream connections closed, not left hanging on a silent provider)."""
+        for scope in self._in_flight:
+            scope.cancel()
 
     async def verdict(self) -> Classification:
         """Wait for the first limit or auth verdict on this attempt."""
@@ -154,7 +164,9 @@ class Ticket:
 class Sentinel:
     """``async with Sentinel() as sentinel``: listening on 127.0.0.1 until the block ends."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, connect_timeout: float = CONNECT_TIMEOUT, read_timeout: float = READ_TIMEOUT
+    ) -> None:
         try:
             import h11  # noqa: F401
             import httpx
@@ -166,7 +178,9 @@ class Sentinel:
             ) from None
         self._tickets: dict[str, Ticket] = {}
         self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(30.0, read=None),  # answers may pause for long
+            # Answers may pause for long (thinking); a provider silent for read_timeout
+            # is hung. Either way the attempt's end cancels its requests (Ticket.end).
+            timeout=httpx.Timeout(30.0, connect=connect_timeout, read=read_timeout),
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=32),
             follow_redirects=False,
         )
@@ -209,6 +223,7 @@ class Sentinel:
             yield ticket
         finally:
             del self._tickets[token]
+            ticket.end()
 
     # -- one connection from a CLI ------------------------------------------------
 
@@ -234,8 +249,6 @@ class Sentinel:
     async def _serve_request(
         self, connection: h11.Connection, stream: SocketStream, request: h11.Request
     ) -> None:
-        import httpx
-
         target = request.target.decode("latin-1")
         ticket = self._ticket_for(target)
         if ticket is None:
@@ -247,6 +260,23 @@ class Sentinel:
             await _drain_body(connection, stream)
             await _send_simple(connection, stream, 400, b'{"error":"path outside the base URL"}')
             return
+        with anyio.CancelScope() as scope:
+            ticket._in_flight.add(scope)
+            try:
+                await self._forward(connection, stream, request, ticket, rest)
+            finally:
+                ticket._in_flight.discard(scope)
+
+    async def _forward(
+        self,
+        connection: h11.Connection,
+        stream: SocketStream,
+        request: h11.Request,
+        ticket: Ticket,
+        rest: str,
+    ) -> None:
+        import httpx
+
         counts = ticket.new_request()
         url = f"{ticket.upstream}/{rest}" if rest else ticket.upstream
         headers = [
@@ -264,12 +294,18 @@ class Sentinel:
         )
         try:
             response = await self._client.send(upstream_request, stream=True)
+        except httpx.TimeoutException as exc:
+            logger.warning("provider did not answer in time", error=type(exc).__name__)
+            await _send_simple(connection, stream, 504, b'{"error":"provider timed out"}')
+            return
         except httpx.HTTPError as exc:
             logger.warning("provider unreachable", error=type(exc).__name__)
             await _send_simple(connection, stream, 502, b'{"error":"provider unreachable"}')
             return
         try:
             await self._relay(connection, stream, response, ticket, counts)
+        except httpx.HTTPError as exc:  # cut off or silent mid-answer: the CLI's answer ends
+            logger.warning("provider stopped answering", error=type(exc).__name__)
         finally:
             await response.aclose()
 

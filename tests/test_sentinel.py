@@ -321,3 +321,75 @@ async def test_a_path_leaving_the_base_url_is_refused(sentinel: Sentinel, escape
     assert reply.startswith(b"HTTP/1.1 400"), reply[:100]
     assert api.requests == []
     assert ticket.requests == 0
+
+
+class HungProvider:
+    """A provider that accepts connections, reads the request and never answers."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
+        self.open = 0
+        self.first = anyio.Event()
+
+    async def serve(self, *, task_status: anyio.abc.TaskStatus[str]) -> None:
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+        port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        async with listener:
+            task_status.started(f"http://127.0.0.1:{port}")
+            await listener.serve(self._hang)
+
+    async def _hang(self, stream: anyio.abc.SocketStream) -> None:
+        self.accepted += 1
+        self.open += 1
+        self.first.set()
+        async with stream:
+            try:
+                while await stream.receive():
+                    pass
+            except (anyio.EndOfStream, anyio.BrokenResourceError):
+                pass
+        self.open -= 1
+
+
+async def ask(client: httpx.AsyncClient, url: str, answers: list[int]) -> None:
+    try:
+        answers.append((await client.post(f"{url}/chat/completions", json=chat("hi"))).status_code)
+    except httpx.HTTPError:
+        answers.append(0)  # cut off: the attempt it belonged to is over
+
+
+async def test_an_ended_attempt_closes_its_upstream_connections(sentinel: Sentinel) -> None:
+    """An attempt ended (idle timeout) while its provider hangs: the sentinel's upstream
+    connections close with it, not minutes later."""
+    provider = HungProvider()
+    answers: list[int] = []
+    async with anyio.create_task_group() as group, httpx.AsyncClient(timeout=60) as client:
+        origin = await group.start(provider.serve)
+        async with sentinel.ticket(origin) as ticket:
+            for _ in range(3):
+                group.start_soon(ask, client, ticket.url, answers)
+            with anyio.fail_after(10):
+                while provider.accepted < 3:  # noqa: ASYNC110 - counting connections
+                    await anyio.sleep(0.01)
+        with anyio.fail_after(10):
+            while provider.open or len(answers) < 3:  # noqa: ASYNC110
+                await anyio.sleep(0.01)
+        group.cancel_scope.cancel()
+    assert answers == [0, 0, 0]
+
+
+async def test_a_provider_silent_past_the_read_timeout_is_a_504() -> None:
+    provider = HungProvider()
+    answers: list[int] = []
+    async with (
+        Sentinel(read_timeout=0.3) as sentinel,
+        anyio.create_task_group() as group,
+        httpx.AsyncClient(timeout=60) as client,
+    ):
+        origin = await group.start(provider.serve)
+        async with sentinel.ticket(origin) as ticket:
+            with anyio.fail_after(10):
+                await ask(client, ticket.url, answers)
+        group.cancel_scope.cancel()
+    assert answers == [504]
+    assert provider.open == 0
