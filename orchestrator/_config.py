@@ -265,6 +265,7 @@ def _providers_in_rotation_order(
                 key="providers",
             )
         ordered[name] = tuple(defined[provider] for provider in backend.providers)
+        in_rotation = set(backend.providers)
         warnings.extend(
             ConfigWarning(
                 f"provider '{provider}' is defined but not listed in "
@@ -273,7 +274,7 @@ def _providers_in_rotation_order(
                 table=f"{name}.{provider}",
             )
             for provider in defined
-            if provider not in backend.providers
+            if provider not in in_rotation
         )
     warnings.extend(
         ConfigWarning(

@@ -7,6 +7,7 @@ use are accepted with a warning, so an existing file loads without surprises.
 
 from __future__ import annotations
 
+import collections
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -248,7 +249,8 @@ def _parse_backend(
         backend = BackendConfig.model_validate({**known, "name": name})
     except pydantic.ValidationError as exc:
         raise config_error_from_validation(exc, file=file, table=where) from None
-    duplicates = sorted({p for p in backend.providers if backend.providers.count(p) > 1})
+    counted = collections.Counter(backend.providers)
+    duplicates = sorted(name for name, count in counted.items() if count > 1)
     if duplicates:
         raise ConfigValueError(
             f"provider listed twice: {', '.join(duplicates)}",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4
@@ -50,8 +51,8 @@ class Redactor:
             for line in secret.splitlines()
             if len(line.strip()) >= MIN_SECRET_LINE and not re.search(r"\s", line.strip())
         }
-        known = sorted({s for s in values if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
-        alternatives = [re.escape(secret) for secret in known] + list(_KEY_SHAPES)
+        known = {s for s in values if len(s) >= MIN_SECRET_LENGTH}
+        alternatives = ([_trie_pattern(known)] if known else []) + list(_KEY_SHAPES)
         self._pattern = re.compile("|".join(alternatives))
 
     def __call__(self, text: str) -> str:
@@ -59,6 +60,34 @@ class Redactor:
         for pattern, replacement in _URL_CREDENTIALS:
             text = pattern.sub(replacement, text)
         return text
+
+
+def _trie_pattern(words: Iterable[str]) -> str:
+    """One regex matching any of ``words``, longest first, built as a prefix tree.
+
+    A flat ``a|b|c`` alternation is tried word by word at every position: with
+    10,000 providers' secrets, redacting one page took seconds. The tree shares
+    prefixes, so a position is dismissed after a character or two.
+    """
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        chain = []  # a run of single-child nodes, walked without recursion (a PEM is long)
+        while "" not in node and len(node) == 1:
+            ((char, node),) = node.items()
+            chain.append(re.escape(char))
+        branches = [re.escape(char) + build(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return "".join(chain)
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return "".join(chain) + (f"(?:{body})?" if "" in node else body)
+
+    return build(trie)
 
 
 def shorten(text: str, limit: int) -> str:

@@ -55,3 +55,15 @@ def test_a_multi_line_secret_is_masked_whole_and_line_by_line() -> None:
     inner = pem.splitlines()[2]
     assert redact(f"line: {inner}") == f"line: {MASK}"
     assert redact("-----END PRIVATE KEY-----") == "-----END PRIVATE KEY-----"
+
+
+def test_a_secret_that_extends_another_is_masked_whole() -> None:
+    """Secrets sharing a prefix (one tree of alternatives): the longest match wins, so no
+    tail of the longer secret is left behind."""
+    redact = Redactor(["abcd1234", "abcd12345678", "abcx9999"])
+    assert redact("a abcd12345678 b abcd1234 c abcx9999 d abcd123") == "a *** b *** c *** d abcd123"
+
+
+def test_regex_characters_in_secrets_are_literal() -> None:
+    redact = Redactor(["p@ss.w*rd+(1)", "a|b|c|d"])
+    assert redact("p@ss.w*rd+(1) and a|b|c|d but not pXssXwrd") == "*** and *** but not pXssXwrd"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import typer
 
@@ -42,6 +42,7 @@ def describe_config(config: OrchestratorConfig) -> Iterator[str]:
     yield f"Default backend: {message_backend.default}"
     yield f"Fallback order: {' -> '.join(message_backend.order)}"
     watchers = limit_watchers(config)
+    redact = _LazyRedactor(config.secret_values)
     for name, backend in config.backends.items():
         state = "enabled" if backend.enabled else "disabled"
         model = backend.model or "(CLI default)"
@@ -51,7 +52,7 @@ def describe_config(config: OrchestratorConfig) -> Iterator[str]:
         if not providers:
             yield "  no providers: fallback mode (the adapter's defaults, no rotation)"
         for position, provider in enumerate(providers, start=1):
-            yield from _describe_provider(position, provider)
+            yield from _describe_provider(position, provider, redact)
             yield f"     limits seen by: {watchers[(name, provider.name)][0]}"
 
 
@@ -90,14 +91,28 @@ def unwatched_limits(config: OrchestratorConfig) -> Iterator[str]:
             )
 
 
-def _describe_provider(position: int, provider: ProviderConfig) -> Iterator[str]:
+class _LazyRedactor:
+    """One redactor for the whole config, built only when a shown value needs it."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self._secrets = secrets
+        self._redactor: Redactor | None = None
+
+    def __call__(self, text: str) -> str:
+        if self._redactor is None:
+            self._redactor = Redactor(self._secrets)
+        return self._redactor(text)
+
+
+def _describe_provider(
+    position: int, provider: ProviderConfig, redact: Callable[[str], str]
+) -> Iterator[str]:
     description = f"  {provider.description}" if provider.description else ""
     yield f"  {position}. {provider.name}{description}"
     if provider.command:
         yield f"     command: {' '.join([provider.command, *provider.args])}"
     else:
         yield "     command: (the adapter's CLI)"
-    redact = Redactor(provider.secret_values)
     for key, value in provider.env.items():
         shown = REDACTED if provider.is_secret(key) else redact(value)
         yield f"     env: {key}={shown}"
