@@ -180,6 +180,8 @@ class Attempt(BaseModel):
     message: str = ""
     retry_after: float | None = None
     stderr_tail: tuple[str, ...] = ()
+    #: The CLI wrote more than the kept tail of stdout (8 MiB): its start is missing.
+    stdout_truncated: bool = False
 
 
 class JobResult(BaseModel):
@@ -190,6 +192,8 @@ class JobResult(BaseModel):
     job_id: str
     status: Literal["succeeded", "failed"]
     output: str = ""
+    #: The answer came from a stdout longer than the kept tail (8 MiB): its start is missing.
+    output_truncated: bool = False
     backend: str | None = None
     provider: str | None = None
     model: str | None = None

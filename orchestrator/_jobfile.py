@@ -27,6 +27,8 @@ from ._toml import parse_toml
 #: Larger job files (and prompt files) are refused before they are parsed.
 MAX_JOB_FILE_BYTES = 1024 * 1024
 JOB_FILE_SUFFIXES = (".toml", ".json")
+#: Names a spool leaves in ``incoming/`` for job files to name as ``prompt_file``.
+PROMPT_FILE_SUFFIXES = (".prompt", ".md", ".txt")
 
 
 class JobFileError(OrchestratorError):
@@ -44,6 +46,11 @@ class JobFileError(OrchestratorError):
 def is_job_file(path: Path) -> bool:
     """True for the names a spool or ``run`` treats as job files."""
     return path.suffix in JOB_FILE_SUFFIXES and not path.name.startswith(".")
+
+
+def is_prompt_file(name: str) -> bool:
+    """True for the names a spool never takes as jobs: prompts beside their job files."""
+    return name.endswith(PROMPT_FILE_SUFFIXES)
 
 
 def load_job_file(path: Path, *, base_dir: Path | None = None) -> Job:

@@ -104,6 +104,8 @@ async def run_process(
         child = Child.spawn(argv, env=env, cwd=cwd, with_stdin=stdin is not None)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
+        if Path(argv[0]).is_dir():  # exec() says "Permission denied" for a directory
+            reason = "it is a directory, not a program"
         output = ProcessOutput(None, "", "", launch_error=f"cannot start {argv[0]!r}: {reason}")
         return RunResult(output, None, anyio.current_time() - started)
     async with child.stopped_on_exit(limits.kill_grace):

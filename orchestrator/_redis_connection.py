@@ -87,12 +87,31 @@ async def connected(url: str, *, wait: bool = False) -> AsyncIterator[coredis.Re
     except BaseExceptionGroup as group:
         # coredis connects inside its own task group: a refused connection
         # arrives wrapped. Only Redis being away becomes the plain message.
+        refused, _ = group.split(_login_errors())
+        if refused is not None:
+            raise _login_refused(url, _innermost(refused)) from group
         unreachable, rest = group.split(redis_errors())
         if unreachable is None or rest is not None:
             raise
         raise ServiceUnavailableError(
             f"Error: cannot reach Redis at {describe(url)}: {_innermost(unreachable)}"
         ) from group
+    except _login_errors() as exc:
+        raise _login_refused(url, str(exc)) from exc
+
+
+def _login_errors() -> tuple[type[BaseException], ...]:
+    import coredis.exceptions
+
+    return (coredis.exceptions.AuthenticationError, coredis.exceptions.AuthorizationError)
+
+
+def _login_refused(url: str, reason: str) -> UsageError:
+    """A wrong user, password or permission: no retry helps, so a usage error (exit 2)."""
+    return UsageError(
+        f"Error: Redis at {describe(url)} refused the login: {reason} (check the user and "
+        "password in the Redis URL, and the user's ACL)"
+    )
 
 
 def describe(url: str) -> str:

@@ -39,6 +39,7 @@ from pathlib import Path
 
 from ._atomic import write_atomic
 from ._job import JobResult
+from ._jobfile import is_prompt_file
 
 LOCK_NAME = ".lock"
 RESULT_SUFFIX = ".result.json"
@@ -144,11 +145,12 @@ class Spool:
             os.close(lock_fd)
 
     def pending(self) -> list[str]:
-        """Names waiting in ``incoming/``, oldest first (by modification time, then name)."""
+        """Names waiting in ``incoming/``, oldest first (by modification time, then name);
+        prompt files (``*.prompt``, ``*.md``, ``*.txt``) stay for the jobs that name them."""
         entries = []
         with os.scandir(self.incoming) as scan:
             for entry in scan:
-                if entry.name.startswith("."):
+                if entry.name.startswith(".") or is_prompt_file(entry.name):
                     continue
                 try:
                     entries.append((entry.stat().st_mtime_ns, entry.name))

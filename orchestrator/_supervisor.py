@@ -146,12 +146,13 @@ class _JobRun:
     """What one job has done so far."""
 
     job: Job
-    deadline: float
+    deadline: float  # attempts are stopped by then (the job's timeout less the grace)
     attempts: list[Attempt] = field(default_factory=list)
     success: tuple[str, str | None, str | None, Classification] | None = None
     error: str | None = None
     seen: dict[str, ProviderRotation] = field(default_factory=dict)  # the last view per backend
     waited: float = 0.0  # seconds spent waiting for cooldowns to end
+    grace: float | None = None  # the kill grace within a job timeout; None: the default
 
 
 class Supervisor:
@@ -199,7 +200,12 @@ class Supervisor:
         cancellation propagates.
         """
         started = anyio.current_time()
-        run = _JobRun(job, started + job.timeout if job.timeout else math.inf)
+        # The kill grace comes out of the job's time (at most a quarter of it): attempts
+        # get SIGTERM by ``deadline`` and SIGKILL by the job's own end.
+        run = _JobRun(job, math.inf)
+        if job.timeout:
+            run.grace = min(self.settings.kill_grace, job.timeout / 4)
+            run.deadline = started + job.timeout - run.grace
         try:
             backends = self._backend_order(job)
         except OrchestratorError as exc:
@@ -467,6 +473,7 @@ class Supervisor:
             result.output.exit_code,
             result.duration,
             result.output.stderr,
+            stdout_truncated=result.output.stdout_truncated,
         )
 
     def _cwd_refusal(self, job: Job, backend: BackendConfig) -> str | None:
@@ -514,7 +521,7 @@ class Supervisor:
         limits = RunLimits(
             timeout=remaining if remaining != math.inf else None,
             idle_timeout=self._idle_timeout(job, request.backend, adapter),
-            kill_grace=self.settings.kill_grace,
+            kill_grace=self.settings.kill_grace if run.grace is None else run.grace,
         )
         async with AsyncExitStack() as stack:
             ticket = None
@@ -598,6 +605,8 @@ class Supervisor:
         exit_code: int | None,
         duration: float,
         stderr: str,
+        *,
+        stdout_truncated: bool = False,
     ) -> Classification:
         # Redact first, cut after: no cut may leave part of a secret behind.
         message = shorten(self._redact(verdict.message), MESSAGE_LIMIT)
@@ -614,6 +623,7 @@ class Supervisor:
                 message=message,
                 retry_after=verdict.retry_after,
                 stderr_tail=tail,
+                stdout_truncated=stdout_truncated,
             )
         )
         self.bus.publish(
@@ -652,6 +662,7 @@ class Supervisor:
                 job_id=job.id,
                 status="succeeded",
                 output=verdict.answer,
+                output_truncated=bool(run.attempts) and run.attempts[-1].stdout_truncated,
                 backend=backend,
                 provider=provider,
                 model=model,

@@ -20,7 +20,7 @@ import structlog
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._job import Job, JobResult
-from ._jobfile import JobFileError, load_job_file
+from ._jobfile import JobFileError, is_prompt_file, load_job_file
 from ._spool import Claimed, Recovery, Spool
 
 logger = structlog.get_logger("orchestrator.worker")
@@ -255,7 +255,7 @@ class SpoolSource:
 
     def _enqueue(self, send: MemoryObjectSendStream[str], names: Iterable[str]) -> None:
         for name in names:
-            if name not in self._queued and not name.startswith("."):
+            if name not in self._queued and not name.startswith(".") and not is_prompt_file(name):
                 try:
                     send.send_nowait(name)
                 except anyio.BrokenResourceError:

@@ -207,3 +207,10 @@ def test_tail_buffer() -> None:
     assert buffer.text() == "defg"
     assert buffer.total == 7
     assert buffer.truncated
+
+
+async def test_a_directory_as_the_command_says_so(tmp_path: Path) -> None:
+    result = await run_process([str(tmp_path)], env=BASE_ENV)
+    assert result.output.launch_error == (
+        f"cannot start {str(tmp_path)!r}: it is a directory, not a program"
+    )

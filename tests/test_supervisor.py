@@ -224,6 +224,46 @@ async def test_total_timeout_fails_the_job(write_config: WriteConfig) -> None:
     assert len(result.attempts) == 1
 
 
+async def test_a_job_ends_by_its_timeout_even_when_its_cli_ignores_sigterm(
+    write_config: WriteConfig,
+) -> None:
+    """The kill grace comes out of the job's time: SIGTERM a quarter of the timeout (at most
+    the grace) before the end, SIGKILL at it; 2 s, not 2 s + the 5 s grace."""
+    directory = write_config(
+        backend("agent", ["stubborn"]),
+        '[agent.stubborn]\ncommand = "/bin/sh"\nargs = ["-c", "trap \'\' TERM; sleep 60"]\n',
+    )
+    sup, _ = supervisor(directory, kill_grace=5.0)
+    started = anyio.current_time()
+    result = await sup.run_job(Job(prompt="x", timeout=2))
+    took = anyio.current_time() - started
+    assert result.status == "failed"
+    assert "timed out after 2" in (result.error or "")
+    assert took < 4.5, took  # 7 s before: the grace came on top
+
+
+async def test_an_answer_longer_than_the_kept_tail_says_it_was_cut(
+    write_config: WriteConfig,
+) -> None:
+    from orchestrator.cli._render import render_result
+
+    flood = "head -c 9000000 /dev/zero | tr '\\\\0' x; echo; echo the end"
+    directory = write_config(
+        backend("agent", ["big"]) + backend("calm", ["a"]),
+        f'[agent.big]\ncommand = "/bin/sh"\nargs = ["-c", "{flood}"]\n' + provider("calm", "a"),
+    )
+    sup, _ = supervisor(directory)
+    result = await sup.run_job(Job(prompt="x"))
+    assert result.status == "succeeded", result.error
+    assert result.output_truncated
+    assert result.attempts[-1].stdout_truncated
+    assert result.output.rstrip().endswith("the end")
+    assert "output cut (only the CLI's last 8 MiB were kept)" in render_result(result)
+    calm = await sup.run_job(Job(prompt="x", backend="calm"))
+    assert not calm.output_truncated
+    assert "output cut" not in render_result(calm)
+
+
 async def test_secrets_stay_out_of_results(write_config: WriteConfig) -> None:
     """A CLI echoing its key in an error leaves only *** in the result."""
     directory = write_config(

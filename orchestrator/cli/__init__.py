@@ -48,6 +48,31 @@ def main(argv: Sequence[str] | None = None) -> None:
     except OrchestratorError as exc:
         print(exc, file=sys.stderr)
         sys.exit(exc.exit_code)
+    except BaseExceptionGroup as group:
+        # An error users can hit, raised inside a task group (a worker starting up):
+        # the same one line and exit code as anywhere else, not a traceback.
+        error = _only_user_error(group)
+        if error is None:
+            raise
+        print(error, file=sys.stderr)
+        sys.exit(error.exit_code)
+
+
+def _only_user_error(group: BaseExceptionGroup[BaseException]) -> OrchestratorError | None:
+    """The group's one OrchestratorError, if that is all it holds (however nested)."""
+    matched, rest = group.split(OrchestratorError)
+    if matched is None or rest is not None:
+        return None
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [matched]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        else:
+            leaves.append(current)
+    first = leaves[0]
+    return first if isinstance(first, OrchestratorError) else None
 
 
 __all__ = ["app", "main"]

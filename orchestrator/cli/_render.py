@@ -18,7 +18,8 @@ def render_result(result: JobResult) -> str:
         heading = f"== {result.job_id}: succeeded on {where}{model}, "
     else:
         heading = f"== {result.job_id}: failed, "
-    lines = [heading + f"{count} attempt{plural}, {total:.1f} s"]
+    cut = ", output cut (only the CLI's last 8 MiB were kept)" if result.output_truncated else ""
+    lines = [heading + f"{count} attempt{plural}, {total:.1f} s{cut}"]
     if count > 1 or result.status == "failed":
         lines += [_render_attempt(number, a) for number, a in enumerate(result.attempts, 1)]
     if result.status == "failed":

@@ -252,3 +252,31 @@ def test_a_url_that_is_not_redis_is_a_usage_error(cli: Cli) -> None:
     result = cli("status", "--redis", "http://127.0.0.1:6379")
     assert result.returncode == 2
     assert "the Redis URL must start with redis://" in result.stderr
+
+
+@pytest.mark.parametrize("command", [("status",), ("run", "--prompt", "x"), ("worker",)])
+def test_a_refused_redis_login_is_one_line_and_exit_2(
+    cli: Cli,
+    write_config: WriteConfig,
+    tmp_path: Path,
+    redis_server: RedisServer,
+    command: tuple[str, ...],
+) -> None:
+    import subprocess
+
+    configure(cli, write_config, tmp_path / "runs.log")
+    subprocess.run(
+        ["redis-cli", "-p", str(redis_server.port), "ACL", "SETUSER", "alice", "on", ">right"],
+        check=True,
+        capture_output=True,
+    )
+    url = f"redis://alice:wrong-s3cret@127.0.0.1:{redis_server.port}/0"
+    result = cli(*command, "--redis", url, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"Error: Redis at 127.0.0.1:{redis_server.port}/0 refused the login: ")
+    )
+    assert "wrong-s3cret" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr

@@ -165,14 +165,18 @@ def test_bad_files_are_rejected_and_the_worker_goes_on(
     (incoming / "malformed.toml").write_text('prompt = "unterminated\n')
     (incoming / "oversized.json").write_text(json.dumps({"prompt": "x" * 2_000_000}))
     (incoming / "wrong-field.toml").write_text('prompt = "x"\nretries = 3\n')
-    (incoming / "notes.txt").write_text("not a job\n")
+    (incoming / "notes.yaml").write_text("not a job\n")
+    (incoming / "task.md").write_text("a prompt, for a job that names it\n")
+    (incoming / "uses-task.toml").write_text('prompt_file = "task.md"\n')
     drop_jobs(incoming, 1, "good")
-    wait_until(lambda: len(finished(spool)) == 5, 30, worker.log)
+    wait_until(lambda: len(finished(spool)) == 6, 30, worker.log)
     outcome = finished(spool)
     assert outcome.pop("good0000") == "done"
+    assert outcome.pop("uses-task") == "done"  # its prompt file was no job of its own
     assert outcome == dict.fromkeys(
-        ["malformed.toml", "oversized.json", "wrong-field.toml", "notes.txt"], "failed"
+        ["malformed.toml", "oversized.json", "wrong-field.toml", "notes.yaml"], "failed"
     )
+    assert (incoming / "task.md").exists()
     error = json.loads((spool / "failed" / "wrong-field.toml.result.json").read_text())["error"]
     assert error == (
         f"Error: job file '{incoming / 'wrong-field.toml'}', field 'retries': unknown field"
