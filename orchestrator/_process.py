@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import math
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,15 +104,21 @@ async def run_process(
     try:
         child = Child.spawn(argv, env=env, cwd=cwd, with_stdin=stdin is not None)
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        if Path(argv[0]).is_dir():  # exec() says "Permission denied" for a directory
-            reason = "it is a directory, not a program"
+        reason = _launch_problem(argv[0], exc)
         output = ProcessOutput(None, "", "", launch_error=f"cannot start {argv[0]!r}: {reason}")
         return RunResult(output, None, anyio.current_time() - started)
     async with child.stopped_on_exit(limits.kill_grace):
         attempt = _Attempt(child, limits, scanner, started)
         await attempt.supervise(stdin, external)
     return attempt.result()
+
+
+def _launch_problem(program: str, exc: OSError) -> str:
+    """Why ``program`` could not start, in words (exec says "Permission denied" for a
+    directory)."""
+    if os.path.isdir(program):
+        return "it is a directory, not a program"
+    return exc.strerror or type(exc).__name__
 
 
 class _Attempt:
