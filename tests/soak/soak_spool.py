@@ -125,9 +125,11 @@ class Worker:
     def __init__(self, spool: Path, config: Path, state: Path, log: Path) -> None:
         self.log = log.open("a")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator", "worker", "--spool", str(spool)]
-            + ["--concurrency", "8", "--drain-timeout", "1", "--config-dir", str(config)]
-            + ["--state-file", str(state)],
+            [
+                *(sys.executable, "-m", "orchestrator", "worker", "--spool", str(spool)),
+                *("--concurrency", "8", "--drain-timeout", "1", "--config-dir", str(config)),
+                *("--state-file", str(state)),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=self.log,
             cwd=ROOT,
