@@ -25,7 +25,10 @@ from typing import IO, ClassVar
 
 import anyio
 
-from ._descendants import ESCAPED_GRACE, MARKER_VARIABLE, end_orphans, is_subreaper
+from ._descendants import ESCAPED_GRACE, MARKER_VARIABLE, end_orphans
+
+#: Seconds between sweeps for escaped descendants (in a subreaper).
+ORPHAN_SWEEP_INTERVAL = 1.0
 
 READ_SIZE = 65536
 _read = os.read  # one seam, so tests can make reads fail
@@ -106,7 +109,15 @@ class Child:
     @classmethod
     async def end_escaped(cls, grace: float = ESCAPED_GRACE) -> int:
         """End adopted descendants of attempts that are over (subreapers only)."""
-        return await end_orphans(cls._running, cls._leaders, grace)
+        return await end_orphans(cls._running, cls._leaders, 0 if cls._hurried else grace)
+
+    @classmethod
+    async def end_escaped_forever(cls, interval: float = ORPHAN_SWEEP_INTERVAL) -> None:
+        """Every ``interval`` seconds, end the adopted descendants of attempts that are
+        over: a sweep costs a look at /proc, so it is not done per attempt."""
+        while True:
+            await anyio.sleep(interval)
+            await cls.end_escaped()
 
     @property
     def returncode(self) -> int | None:
@@ -202,8 +213,6 @@ class Child:
         self._popen.wait()
         Child._leaders.discard(self.pid)
         Child._running.discard(self.token)
-        if is_subreaper():  # descendants that left the group (setsid) are ended too
-            await Child.end_escaped(0 if Child._hurried else min(grace, ESCAPED_GRACE))
 
     def close(self) -> None:
         """Close the pipes and the pidfd (after the tasks using them are done)."""

@@ -22,7 +22,9 @@ import structlog
 from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._child import Child
 from ._config import OrchestratorConfig, load_config
+from ._descendants import is_subreaper
 from ._events import EventBus, JobQueued, ProviderRotated, Subscription
 from ._job import Job, JobResult
 from ._rotation_store import MemoryRotationStore
@@ -211,6 +213,8 @@ class Orchestrator:
             self.bus.close()
             with anyio.CancelScope(shield=True):
                 await self._keep_state()
+                if is_subreaper():  # helpers of the last attempts, orphaned since the sweep
+                    await Child.end_escaped()
             if self._store is not None:
                 self._store.release()
             # Not inside the shield above: the client's own task group was
@@ -281,12 +285,18 @@ class Orchestrator:
             handle._finish(result)
 
     async def _save_periodically(self) -> None:
+        """Save the state now and then, and sweep for escaped CLI helpers (setsid) in a
+        subreaper, until every job slot is done."""
         done = self._workers_done
         assert done is not None
-        while not done.is_set():
-            with anyio.move_on_after(STATE_SAVE_INTERVAL):
-                await done.wait()
-            await self._keep_state()
+        async with anyio.create_task_group() as aside:
+            if is_subreaper():
+                aside.start_soon(Child.end_escaped_forever)
+            while not done.is_set():
+                with anyio.move_on_after(STATE_SAVE_INTERVAL):
+                    await done.wait()
+                await self._keep_state()
+            aside.cancel_scope.cancel()
         self.bus.close()  # lets the sinks drain their buffers and end
 
     async def _connect_redis(self) -> coredis.Redis[str] | None:

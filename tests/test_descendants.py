@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
 from orchestrator._descendants import MARKER_VARIABLE, attempt_of
+
+from .conftest import WriteConfig
 
 ROOT = Path(__file__).parent.parent
 
@@ -20,6 +24,9 @@ def test_the_marker_is_read_from_a_processs_environment() -> None:
         ["sleep", "5"], env={"PATH": os.environ["PATH"], MARKER_VARIABLE: "token-1"}
     )
     try:
+        deadline = time.monotonic() + 10
+        while attempt_of(child.pid) is None and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the child has exec-ed (before that: our environment)
         assert attempt_of(child.pid) == "token-1"
     finally:
         child.kill()
@@ -31,16 +38,19 @@ def test_the_marker_is_read_from_a_processs_environment() -> None:
 #: run an attempt whose helper escapes with setsid, then report whether it outlived it.
 LIBRARY_USER = textwrap.dedent(
     """
-    import os, sys, anyio
-    from orchestrator import become_subreaper
-    from orchestrator._process import RunLimits, run_process
+    import json, os, sys, anyio
+    from orchestrator import Job, Orchestrator, become_subreaper, load_config
 
-    pid_file = sys.argv[1]
+    pid_file, config_dir = sys.argv[1], sys.argv[3]
     if sys.argv[2] == "subreaper":
         assert become_subreaper()
-    script = f"setsid sh -c 'echo $$ > {pid_file}; exec sleep 60' & sleep 60"
-    env = {"PATH": os.environ["PATH"]}
-    anyio.run(lambda: run_process(["sh", "-c", script], env=env, limits=RunLimits(timeout=1)))
+
+    async def main():
+        async with Orchestrator(load_config(config_dir)) as orchestrator:
+            result = await orchestrator.run(Job(prompt="x", timeout=1))
+        assert result.status == "failed", result
+
+    anyio.run(main)
     helper = int(open(pid_file).read())
     print("alive" if os.path.exists(f"/proc/{helper}") else "gone")
     if os.path.exists(f"/proc/{helper}"):
@@ -51,12 +61,18 @@ LIBRARY_USER = textwrap.dedent(
 
 @pytest.mark.parametrize(("mode", "fate"), [("subreaper", "gone"), ("plain", "alive")])
 def test_an_escaped_helper_is_ended_only_by_a_subreaper(
-    tmp_path: Path, mode: str, fate: str
+    tmp_path: Path, write_config: WriteConfig, mode: str, fate: str
 ) -> None:
     """A library user who calls become_subreaper gets what the CLI gets; without it an
     escaped helper outlives its attempt (documented)."""
+    pid_file = tmp_path / "helper.pid"
+    script = f"setsid sh -c 'echo $$ > {pid_file}; exec sleep 60' & sleep 60"
+    config = write_config(
+        '[backends.agent]\nbackend_type = "generic"\nproviders = ["sh"]\n',
+        f'[agent.sh]\ncommand = "/bin/sh"\nargs = ["-c", {json.dumps(script)}]\n',
+    )
     completed = subprocess.run(
-        [sys.executable, "-c", LIBRARY_USER, str(tmp_path / "helper.pid"), mode],
+        [sys.executable, "-c", LIBRARY_USER, str(pid_file), mode, str(config)],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -155,7 +155,6 @@ async def _run_all(
                 for handle in handles:
                     group.start_soon(_report, handle, results, json_output, progress)
         aside.cancel_scope.cancel()
-    await Child.end_escaped()  # stragglers orphaned late, after their attempt's own sweep
     return results
 
 

@@ -175,7 +175,6 @@ async def _serve(worker: Worker, drain_timeout: float) -> None:
                     warn_state_problems(worker.orchestrator)
                     print(f"worker ready: {worker.source.label}", file=sys.stderr, flush=True)
             group.cancel_scope.cancel()  # the signal watcher
-    await Child.end_escaped()  # stragglers orphaned late, after their attempt's own sweep
 
 
 async def _stop_on_signals(
