@@ -24,6 +24,7 @@ completed once, even if a stalled worker wakes up after losing it.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import socket
@@ -49,6 +50,8 @@ logger = structlog.get_logger("orchestrator.redis")
 GROUP = "workers"
 #: Own pending entries looked at after a cut-off read (more than any worker runs at once).
 OWN_PENDING_SCAN = 1000
+#: Entries this worker finished that it remembers, so that no late reply runs one again.
+FINISHED_REMEMBERED = 4096
 RESULT_TTL = 7 * 24 * 3600
 IDEMPOTENCY_TTL = 7 * 24 * 3600
 
@@ -217,9 +220,11 @@ class RedisJobSource:
         self._max_deliveries = max_deliveries
         self._block_ms = int(block * 1000)
         self._in_flight: set[str] = set()
+        self._finished: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._stopping = False
         self._next_reclaim = 0.0
         self._check_own_pending = False
+        self._cursor = "0-0"  # where the next XAUTOCLAIM scan starts
         self.label = f"redis stream {keys.jobs}"
 
     @asynccontextmanager
@@ -280,7 +285,7 @@ class RedisJobSource:
             ),
             what="store result",
         )
-        self._in_flight.discard(entry)
+        self._forget(entry)
         if not done:
             logger.warning("job was taken over by another worker", job=result.job_id)
         return bool(done)
@@ -293,7 +298,7 @@ class RedisJobSource:
             ),
             what="requeue job",
         )
-        self._in_flight.discard(entry)
+        self._forget(entry)
 
     # -- reading --------------------------------------------------------------
 
@@ -319,9 +324,28 @@ class RedisJobSource:
         if not reply:
             return None
         for entry in reply.get(self.keys.jobs, ()):
+            identifier = str(entry.identifier)
+            if self._known(identifier):  # picked up meanwhile as a cut-off delivery
+                return None
             raw = entry.field_values.get("job")
-            return self._delivery(str(entry.identifier), str(raw) if raw else None)
+            return self._delivery(identifier, str(raw) if raw else None)
         return None
+
+    def _known(self, entry: str) -> bool:
+        """Running here, or finished here: another path to it must not run it again.
+
+        A slot's read can be slow to return an entry (Redis restarting) while another
+        slot, after a failed read, finds that entry among this worker's pending ones;
+        whichever comes second must let it be.
+        """
+        return entry in self._in_flight or entry in self._finished
+
+    def _forget(self, entry: str) -> None:
+        """The entry is done here: remembered (boundedly) as finished."""
+        self._in_flight.discard(entry)
+        self._finished[entry] = None
+        while len(self._finished) > FINISHED_REMEMBERED:
+            self._finished.popitem(last=False)
 
     async def _own_lost_entry(self) -> Delivery | None:
         """An entry Redis delivered to this worker whose reply was lost with the
@@ -337,9 +361,11 @@ class RedisJobSource:
         )
         for info in pending:
             identifier = str(info.identifier)
-            if identifier in self._in_flight:
+            if self._known(identifier):
                 continue
             entries = await self._client.xrange(self.keys.jobs, identifier, identifier)
+            if self._known(identifier):  # its slow read came back meanwhile
+                continue
             if not entries:  # pending, but deleted from the stream: nothing to run
                 await self._client.xack(self.keys.jobs, GROUP, [identifier])
                 continue
@@ -357,13 +383,18 @@ class RedisJobSource:
         rather than one per third of the visibility timeout.
         """
         reply: Any = await self._client.xautoclaim(
-            self.keys.jobs, GROUP, self.consumer, self._visibility_ms, "0-0", count=1
+            self.keys.jobs, GROUP, self.consumer, self._visibility_ms, self._cursor, count=1
         )
-        entries = reply[1]
+        cursor, entries = str(reply[0]), reply[1]
+        self._cursor = cursor
+        if cursor != "0-0":  # more entries beyond this one: look again next time
+            self._next_reclaim = anyio.current_time()
         if not entries:
             return None
-        self._next_reclaim = anyio.current_time()  # there may be more: look again next time
         entry = entries[0]
+        if self._known(str(entry.identifier)):  # this worker's own, running or just done
+            return None
+        self._next_reclaim = anyio.current_time()
         pending = await self._client.xpending(
             self.keys.jobs, GROUP, entry.identifier, entry.identifier, 1
         )

@@ -67,11 +67,13 @@ async def test_a_silent_workers_job_is_taken_over_then_dead_lettered(
 ) -> None:
     """Deliveries past max_deliveries end in the dead-letter stream with a failed result."""
     directory = write_config(backend("agent", ["a"]), provider("agent", "a"))
-    abandoned = RedisJobSource(redis_server.url, KEYS, visibility_timeout=0.2, max_deliveries=2)
     async with RedisQueue.connect(redis_server.url, "q") as queue:
         job_id = await queue.submit(Job(prompt="poison"))
         # Two workers take it and go silent (no claim renewal, no result).
         for _ in range(2):
+            abandoned = RedisJobSource(
+                redis_server.url, KEYS, visibility_timeout=0.2, max_deliveries=2
+            )
             async with abandoned.running():
                 delivery = await abandoned.take()
                 assert delivery is not None
@@ -219,3 +221,32 @@ async def test_a_dead_workers_entries_are_all_taken_over_before_new_reads(
             taker.stop_taking()
     ids = [delivery.job.id for delivery in taken if delivery is not None and delivery.job]
     assert ids == [*abandoned, fresh]
+
+
+async def test_a_slow_read_and_a_cut_off_check_never_run_one_entry_twice(
+    redis_server: RedisServer,
+) -> None:
+    """One slot's read returns an entry late (Redis restarting) after another slot found it
+    among the worker's pending entries, or after it was even finished: it is let be."""
+    from orchestrator import JobResult
+
+    source = RedisJobSource(redis_server.url, KEYS, visibility_timeout=60, block=0.05)
+    async with RedisQueue.connect(redis_server.url, "q") as queue, source.running():
+        await queue.submit(Job(prompt="once"))
+        # The server delivered the entry to this consumer; the reply is still on its way.
+        reply = await queue._client.xreadgroup(
+            "workers", source.consumer, streams={KEYS.jobs: ">"}, count=1
+        )
+        late = reply[KEYS.jobs][0]  # type: ignore[index]
+        source._check_own_pending = True  # another slot's read failed meanwhile
+        found = await source.take()
+        assert found is not None
+        assert found.token == str(late.identifier)
+        assert source._known(found.token)
+        await source.finish(found, JobResult(job_id="once", status="succeeded"))
+        assert source._known(found.token)  # finished here: a late reply is still let be
+        source._check_own_pending = True
+        with anyio.move_on_after(0.3):
+            again = await source.take()
+            raise AssertionError(f"delivered twice: {again}")
+        source.stop_taking()
