@@ -34,13 +34,21 @@ class AttemptRequest:
     backend: BackendConfig
     provider: ProviderConfig | None
     time_zone: str | None = None
+    #: Whether the job's ``model`` is meant for this backend: it is for the backend the
+    #: job starts on and backends of the same kind (adapter), not for a fallback to
+    #: another CLI (a qwen model means nothing to gemini).
+    job_model_applies: bool = True
 
     @property
     def model(self) -> str | None:
-        """The job's model override (where the backend allows it), else the backend's."""
+        """The job's model for this backend (its ``models`` entry, else its ``model`` where
+        it applies), if the backend allows it; else the backend's own."""
+        wanted = self.job.models.get(self.backend.name)
+        if wanted is None and self.job_model_applies:
+            wanted = self.job.model
         allowed = self.backend.allowed_models
-        if self.job.model and (not allowed or self.job.model in allowed):
-            return self.job.model
+        if wanted and (not allowed or wanted in allowed):
+            return wanted
         return self.backend.model
 
     @property

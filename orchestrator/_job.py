@@ -114,7 +114,9 @@ class Job(BaseModel):
         id: unique id; generated when not given. Names result files.
         prompt: the text handed to the agent CLI (argument or stdin, never a shell).
         backend: which backend to start on; None means ``[message_backend].default``.
-        model: overrides the backend's ``model``.
+        model: overrides the ``model`` of the backend the job starts on, and of
+            fallback backends of the same kind (adapter); others run their own.
+        models: per backend name, the model to use there (wins over ``model``).
         mode: selects ``options`` or ``options_for_noedit``.
         cwd: working directory of the CLI; None means the orchestrator's.
         timeout: seconds for the whole job, every attempt included.
@@ -131,6 +133,10 @@ class Job(BaseModel):
     prompt: Annotated[str, AfterValidator(_check_prompt)]
     backend: Annotated[str, Field(max_length=256), AfterValidator(_check_name)] | None = None
     model: Annotated[str, Field(max_length=256), AfterValidator(_check_argv_value)] | None = None
+    models: dict[
+        Annotated[str, Field(max_length=256), AfterValidator(_check_name)],
+        Annotated[str, Field(max_length=256), AfterValidator(_check_argv_value)],
+    ] = Field(default_factory=dict)
     mode: JobMode = JobMode.EDIT
     cwd: Annotated[Path | None, AfterValidator(_check_cwd)] = None
     timeout: Annotated[float, Field(gt=0)] | None = None

@@ -153,6 +153,7 @@ class _JobRun:
     seen: dict[str, ProviderRotation] = field(default_factory=dict)  # the last view per backend
     waited: float = 0.0  # seconds spent waiting for cooldowns to end
     grace: float | None = None  # the kill grace within a job timeout; None: the default
+    home: str | None = None  # the backend the job starts on (its model is for that kind)
 
 
 class Supervisor:
@@ -208,6 +209,7 @@ class Supervisor:
             run.deadline = started + job.timeout - run.grace
         try:
             backends = self._backend_order(job)
+            run.home = backends[0] if backends else None
         except OrchestratorError as exc:
             run.error = str(exc)
             backends = []
@@ -288,6 +290,18 @@ class Supervisor:
                 f"Error: job '{job.id}', field 'model': {job.model!r} is not in "
                 f"[backends.{first}] allowed_models ({', '.join(backend.allowed_models)})"
             )
+        for name, model in job.models.items():
+            target = self.config.backends.get(name)
+            if target is None:
+                raise OrchestratorError(
+                    f"Error: job '{job.id}', field 'models': no backend '{name}' "
+                    f"(backends: {', '.join(self.config.backends)})"
+                )
+            if target.allowed_models and model not in target.allowed_models:
+                raise OrchestratorError(
+                    f"Error: job '{job.id}', field 'models': {model!r} is not in "
+                    f"[backends.{name}] allowed_models ({', '.join(target.allowed_models)})"
+                )
         return [first, *(name for name in order if name != first)]
 
     async def _run_on_backend(self, run: _JobRun, backend_name: str) -> _Next:
@@ -340,7 +354,7 @@ class Supervisor:
             await self.state.record_success(
                 backend.name, provider, advance=backend.always_switch_after_execution
             )
-            run.success = (backend.name, provider, self._model(run.job, backend), verdict)
+            run.success = (backend.name, provider, run.attempts[-1].model, verdict)
             return _Next.SUCCEEDED
         until: float | None = None
         if outcome is AttemptOutcome.USAGE_LIMIT:
@@ -376,7 +390,7 @@ class Supervisor:
         self, run: _JobRun, backend: BackendConfig, verdict: Classification
     ) -> _Next:
         if verdict.outcome is AttemptOutcome.SUCCESS:
-            run.success = (backend.name, None, self._model(run.job, backend), verdict)
+            run.success = (backend.name, None, run.attempts[-1].model, verdict)
             return _Next.SUCCEEDED
         return _Next.FAIL_JOB if self._job_must_stop(run, verdict) else _Next.NEXT_BACKEND
 
@@ -433,8 +447,14 @@ class Supervisor:
     ) -> Classification:
         job = run.job
         adapter = self._adapters[backend.name]
-        request = AttemptRequest(job, backend, provider, self._time_zone(provider))
-        model = self._model(job, backend)
+        request = AttemptRequest(
+            job,
+            backend,
+            provider,
+            self._time_zone(provider),
+            job_model_applies=self._job_model_applies(run, backend),
+        )
+        model = request.model
         names = _Names(job.id, backend.name, provider.name if provider else None, model)
         number = len(run.attempts) + 1
         refusal = self._cwd_refusal(job, backend)
@@ -702,9 +722,7 @@ class Supervisor:
             text += f"; refused credentials keep {', '.join(out)} out until their settings change"
         return text
 
-    @staticmethod
-    def _model(job: Job, backend: BackendConfig) -> str | None:
-        """The job's model, unless the backend restricts models and not to that one."""
-        if job.model and backend.allowed_models and job.model not in backend.allowed_models:
-            return backend.model
-        return job.model or backend.model
+    def _job_model_applies(self, run: _JobRun, backend: BackendConfig) -> bool:
+        """The job's ``model`` is for the backend it starts on and those of its kind."""
+        home = run.home
+        return home is None or self.config.backend(home).adapter == backend.adapter

@@ -264,6 +264,47 @@ async def test_an_answer_longer_than_the_kept_tail_says_it_was_cut(
     assert "output cut" not in render_result(calm)
 
 
+async def test_a_jobs_model_is_not_handed_to_a_fallback_cli_of_another_kind(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    """A qwen job with a qwen model, limited, falls back to gemini: gemini runs with its
+    own model (or the job's ``models`` entry for it), never ``-m qwen3-max``."""
+    import json
+
+    argv_log = tmp_path / "argv.log"
+
+    def cli(backend_name: str, name: str) -> str:
+        return provider(backend_name, name, "limit", FAKE_ARGV_LOG=str(argv_log))
+
+    directory = write_config(
+        '[backends.qwen]\nproviders = ["q"]\nmodel = "qwen3-coder-plus"\n'
+        "usage_limit_cooldown_seconds = 0\n"
+        '[backends.qwen-azure]\nbackend_type = "qwen"\nproviders = ["qa"]\n'
+        "usage_limit_cooldown_seconds = 0\n"
+        '[backends.gemini]\nproviders = ["g"]\nmodel = "gemini-2.5-pro"\n'
+        "usage_limit_cooldown_seconds = 0\n"
+        '[message_backend]\ndefault = "qwen"\norder = ["qwen", "qwen-azure", "gemini"]\n',
+        cli("qwen", "q") + cli("qwen-azure", "qa") + cli("gemini", "g"),
+    )
+    sup, _ = supervisor(directory)
+    result = await sup.run_job(Job(prompt="x", model="qwen3-max"))
+    assert [(a.backend, a.model) for a in result.attempts] == [
+        ("qwen", "qwen3-max"),
+        ("qwen-azure", "qwen3-max"),  # the same kind of CLI: the job's model holds
+        ("gemini", "gemini-2.5-pro"),
+    ]
+    runs = [json.loads(line) for line in argv_log.read_text().splitlines()]
+    assert "qwen3-max" not in runs[2]
+    assert runs[2][runs[2].index("-m") + 1] == "gemini-2.5-pro"
+    chosen = await sup.run_job(
+        Job(prompt="x", model="qwen3-max", models={"gemini": "gemini-2.5-flash"})
+    )
+    assert chosen.attempts[-1].model == "gemini-2.5-flash"
+    unknown = await sup.run_job(Job(prompt="x", models={"gemeni": "m"}))
+    assert unknown.attempts == ()
+    assert "field 'models': no backend 'gemeni'" in (unknown.error or "")
+
+
 async def test_secrets_stay_out_of_results(write_config: WriteConfig) -> None:
     """A CLI echoing its key in an error leaves only *** in the result."""
     directory = write_config(

@@ -8,9 +8,11 @@ FAKE_LIMITED_UNTIL: Unix time after which the limit mode answers instead.
 FAKE_ECHO: text printed to stderr by the fail and reject modes (to test redaction).
 FAKE_SLEEP: seconds the answer mode works before answering.
 FAKE_RUN_LOG: a file every run appends its prompt to (one line), to count runs.
+FAKE_ARGV_LOG: a file every run appends its arguments to (one JSON list per line).
 The prompt is the last argument.
 """
 
+import json
 import os
 import sys
 import time
@@ -23,6 +25,10 @@ def main() -> int:
     if leaked:
         print(f"leaked variables: {leaked}", file=sys.stderr)
         return 3
+    argv_log = os.environ.get("FAKE_ARGV_LOG")
+    if argv_log:
+        with open(argv_log, "a") as log:
+            log.write(json.dumps(sys.argv[1:]) + "\n")
     run_log = os.environ.get("FAKE_RUN_LOG")
     if run_log:
         with open(run_log, "a") as log:
