@@ -10,6 +10,7 @@ Keys under the prefix (``orchestrator`` unless chosen):
 ``<p>:result:<id>``         the ``JobResult`` JSON, kept for ``result_ttl``
 ``<p>:done:<id>``           a list a waiting submitter blocks on (BLPOP)
 ``<p>:idem:<key>``          the job id an idempotency key was first used for
+``<p>:id:<id>``             marks a job id as used (as long as its result is kept)
 ==========================  ==================================================
 
 A worker reads with XREADGROUP; the entry stays pending (unacknowledged)
@@ -74,6 +75,21 @@ end
 return 1
 """
 
+# Queue a job under its own id, or, when that id was used before (its result may
+# still be stored, or it may be running), under the id with a suffix: a submission
+# never shares a result with another. Returns the id used.
+# KEYS: id marker, suffixed id marker, jobs stream. ARGV: job JSON, suffixed job JSON,
+# job id, suffixed job id, ttl.
+SUBMIT_UNIQUE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[5]) then
+  redis.call('XADD', KEYS[3], '*', 'job', ARGV[1])
+  return ARGV[3]
+end
+redis.call('SET', KEYS[2], '1', 'EX', ARGV[5])
+redis.call('XADD', KEYS[3], '*', 'job', ARGV[2])
+return ARGV[4]
+"""
+
 # Queue a job unless its idempotency key was used: the first job's id either way,
 # in one step (a submitter dying half-way cannot leave a key without its job).
 # KEYS: idempotency key, jobs stream. ARGV: job id, job JSON, ttl.
@@ -122,6 +138,9 @@ class RedisKeys:
     def idempotency(self, key: str) -> str:
         return f"{self.prefix}:idem:{key}"
 
+    def used_id(self, job_id: str) -> str:
+        return f"{self.prefix}:id:{job_id}"
+
 
 class RedisQueue:
     """The submitting side: queue jobs, await their results.
@@ -133,6 +152,7 @@ class RedisQueue:
         self._client = client
         self.keys = keys
         self._submit_once = client.register_script(SUBMIT_ONCE)
+        self._submit_unique = client.register_script(SUBMIT_UNIQUE)
 
     @classmethod
     @asynccontextmanager
@@ -141,10 +161,26 @@ class RedisQueue:
             yield cls(client, RedisKeys(prefix))
 
     async def submit(self, job: Job, *, idempotency_key: str | None = None) -> str:
-        """Queue ``job``; returns its id (the first job's id for a repeated idempotency key)."""
+        """Queue ``job``; returns the id its result will have.
+
+        That is ``job.id``, unless the id was used before (a result of an earlier
+        submission may still be stored): then ``job.id`` with a suffix
+        (``same-1a2b3c4d``), so that the result awaited is this submission's, never an
+        old answer. With an idempotency key already used: the first job's id (its
+        result is the answer), and nothing is queued.
+        """
         if idempotency_key is None:
-            await self._client.xadd(self.keys.jobs, {"job": job.model_dump_json()})
-            return job.id
+            suffixed = job.model_copy(update={"id": f"{job.id}-{uuid.uuid4().hex[:8]}"})
+            used: object = await self._submit_unique(
+                keys=[
+                    self.keys.used_id(job.id),
+                    self.keys.used_id(suffixed.id),
+                    self.keys.jobs,
+                ],
+                args=[job.model_dump_json(), suffixed.model_dump_json(), job.id, suffixed.id]
+                + [RESULT_TTL],
+            )
+            return str(used)
         first: object = await self._submit_once(
             keys=[self.keys.idempotency(idempotency_key), self.keys.jobs],
             args=[job.id, job.model_dump_json(), IDEMPOTENCY_TTL],

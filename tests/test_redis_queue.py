@@ -250,3 +250,29 @@ async def test_a_slow_read_and_a_cut_off_check_never_run_one_entry_twice(
             again = await source.take()
             raise AssertionError(f"delivered twice: {again}")
         source.stop_taking()
+
+
+async def test_a_job_id_used_before_gets_its_own_result_never_the_old_one(
+    write_config: WriteConfig, redis_server: RedisServer
+) -> None:
+    """`run --redis same.toml`, edit the prompt, run it again: the second run gets its own
+    answer (under a suffixed id), not the first one's stored result."""
+    directory = write_config(backend("agent", ["a"]), provider("agent", "a"))
+    worker = make_worker(directory, redis_server.url)
+    async with RedisQueue.connect(redis_server.url, "q") as queue, anyio.create_task_group() as g:
+        await g.start(worker.run)
+        first_id = await queue.submit(Job(id="same", prompt="first"))
+        with anyio.fail_after(20):
+            first = await queue.result(first_id)
+        second_id = await queue.submit(Job(id="same", prompt="second"))
+        together = [await queue.submit(Job(id="twin", prompt=p)) for p in ("x", "y")]
+        with anyio.fail_after(20):
+            second = await queue.result(second_id)
+            twins = [await queue.result(job_id) for job_id in together]
+        worker.stop(drain_timeout=5)
+    assert (first_id, first.output) == ("same", "a: first")
+    assert second_id.startswith("same-")
+    assert (second.job_id, second.output) == (second_id, "a: second")
+    assert together[0] == "twin"
+    assert together[1] != "twin"
+    assert [t.output for t in twins] == ["a: x", "a: y"]

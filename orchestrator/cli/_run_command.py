@@ -224,7 +224,14 @@ async def _submit_all(url: str, prefix: str, jobs: list[Job], json_output: bool)
 
     async with RedisQueue.connect(url, prefix) as queue, anyio.create_task_group() as group:
         for job in jobs:
-            group.start_soon(wait_for, queue, await queue.submit(job))
+            job_id = await queue.submit(job)
+            if job_id != job.id:
+                print(
+                    f"job id '{job.id}' was used before on this Redis; this run is '{job_id}'",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            group.start_soon(wait_for, queue, job_id)
     return results
 
 
