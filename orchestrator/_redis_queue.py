@@ -177,8 +177,10 @@ class RedisQueue:
                     self.keys.used_id(suffixed.id),
                     self.keys.jobs,
                 ],
-                args=[job.model_dump_json(), suffixed.model_dump_json(), job.id, suffixed.id]
-                + [RESULT_TTL],
+                args=[
+                    *(job.model_dump_json(), suffixed.model_dump_json()),
+                    *(job.id, suffixed.id, RESULT_TTL),
+                ],
             )
             return str(used)
         first: object = await self._submit_once(
