@@ -34,11 +34,45 @@ def test_demo_shows_a_rotation_and_a_fallback(tmp_path: Path) -> None:
     assert "attempt 1: quota-gone/exhausted -> usage_limit" in result.stdout  # fell back
 
 
-def test_async_agent_example(tmp_path: Path) -> None:
-    result = run_from_root([sys.executable, "examples/async_agent.py"], tmp_path)
+def test_async_agent_example_from_another_directory(tmp_path: Path) -> None:
+    environment = {**os.environ, "ORCHESTRATOR_STATE_FILE": str(tmp_path / "state.json")}
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "async_agent.py")],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "rotated demo: busy-cloud -> spare-cloud" in result.stdout
     assert result.stdout.count("succeeded: [spare-cloud]") == 3
+
+
+def test_async_agent_example_says_why_a_job_failed(tmp_path: Path) -> None:
+    """Failures are printed with their error and attempts, and the exit status is 1."""
+    broken = tmp_path / "config"
+    broken.mkdir()
+    (broken / "llm_config.toml").write_text(
+        '[backends.demo]\nbackend_type = "generic"\nproviders = ["gone"]\n'
+    )
+    (broken / "provider_metadata.toml").write_text('[demo.gone]\ncommand = "/nonexistent/agent"\n')
+    script = tmp_path / "run_agent.py"
+    script.write_text(
+        "import sys, anyio\n"
+        f"sys.path.insert(0, {str(EXAMPLES)!r})\n"
+        "import async_agent\n"
+        f"async_agent.CONFIG_DIR = {str(broken)!r}\n"
+        "async_agent.PROMPTS = ['x']\n"
+        "sys.exit(anyio.run(async_agent.main))\n"
+    )
+    result = run_from_root([sys.executable, str(script)], tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "failed: Error: job" in result.stderr
+    assert "attempt on demo/gone -> launch_error: cannot start '/nonexistent/agent'" in (
+        result.stderr
+    )
 
 
 @pytest.mark.parametrize(

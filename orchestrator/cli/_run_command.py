@@ -56,6 +56,16 @@ def run_command(
     timeout: Annotated[
         float | None, typer.Option(help="Seconds for the --prompt job, attempts included.")
     ] = None,
+    idle_timeout: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="Seconds without output that end an attempt (the next provider is tried), "
+            "for the --prompt job and job files that set none; 0: never "
+            "[default: the backend's, else the CLI's 660-900 s].",
+            show_default=False,
+        ),
+    ] = None,
     json_output: JsonOption = False,
     concurrency: Annotated[int, typer.Option(min=1, help="Jobs running at once.")] = 4,
     max_wait: MaxWaitOption = DEFAULT_MAX_WAIT,
@@ -74,7 +84,7 @@ def run_command(
     """
     configure_logging()
     config = load_and_warn(config_dir)
-    jobs = _jobs(files or [], prompt, backend, model, mode, timeout)
+    jobs = _jobs(files or [], prompt, backend, model, mode, timeout, idle_timeout)
     for job in jobs:
         if job.backend is not None:
             config.backend(job.backend)  # unknown -> UnknownBackendError, exit 2
@@ -103,16 +113,26 @@ def _jobs(
     model: str | None,
     mode: JobMode,
     timeout: float | None,
+    idle_timeout: float | None = None,
 ) -> list[Job]:
     if bool(files) == (prompt is not None):
         raise UsageError("Error: give job files or --prompt (one of them)")
     if prompt is not None:
         try:
-            return [Job(prompt=prompt, backend=backend, model=model, mode=mode, timeout=timeout)]
+            return [
+                Job(
+                    prompt=prompt,
+                    backend=backend,
+                    model=model,
+                    mode=mode,
+                    timeout=timeout,
+                    idle_timeout=idle_timeout,
+                )
+            ]
         except ValueError as exc:
             raise UsageError(f"Error: {_first_problem(exc, 'prompt')}") from None
     jobs = [load_job_file(path) for path in files]
-    defaults = {"backend": backend, "model": model}
+    defaults = {"backend": backend, "model": model, "idle_timeout": idle_timeout}
     filled = []
     for job in jobs:
         update = {k: v for k, v in defaults.items() if v is not None and getattr(job, k) is None}

@@ -153,10 +153,22 @@ def worker_command(
         )
     else:
         assert spool is not None
-        source = SpoolSource(Spool(spool))
+        source = SpoolSource(_usable_spool(spool))
     worker = Worker(orchestrator, source)
     become_subreaper()  # a CLI's helper that calls setsid is still ended with its job
     anyio.run(_serve, worker, drain_timeout)
+
+
+def _usable_spool(directory: Path) -> Spool:
+    """The spool, its folders made; a directory that cannot be one is a usage error."""
+    spool = Spool(directory)
+    try:
+        spool.create()
+    except OSError as exc:
+        raise UsageError(
+            f"Error: cannot use {directory} as the spool directory: {exc.strerror or exc}"
+        ) from None
+    return spool
 
 
 #: Signals that stop the worker: running jobs drain, then are cancelled.

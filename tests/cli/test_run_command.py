@@ -244,3 +244,48 @@ def test_a_second_signal_kills_at_once_a_cli_that_ignores_sigterm(
 
 #: A CLI that ignores SIGTERM (and so does its sleep): only SIGKILL ends it.
 STUBBORN_AGENT = "trap '' TERM; echo $$ > \"$PIDS\"; sleep 60"
+
+
+def test_version(cli: Cli) -> None:
+    from importlib.metadata import version
+
+    result = cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"provider-orchestrator {version('provider-orchestrator')}"
+
+
+def test_idle_timeout_ends_a_silent_attempt_and_the_next_provider_answers(
+    cli: Cli, write_config: WriteConfig
+) -> None:
+    cli.config_dir = write_config(
+        backend("agent", ["silent", "spare"]),
+        provider("agent", "silent", "hang") + provider("agent", "spare"),
+    )
+    result = cli("run", "--json", "--prompt", "hi", "--idle-timeout", "1")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert [a["outcome"] for a in answer["attempts"]] == ["timeout", "success"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("worker", "--spool", "/proc/nope"),
+            "Error: cannot use /proc/nope as the spool directory: No such file or directory",
+        ),
+        (
+            ("run", "--prompt", "x", "--state-file", "/proc/nope/state.json"),
+            "Error: cannot write the state directory /proc/nope: No such file or directory "
+            "(choose another with --state-file or $ORCHESTRATOR_STATE_FILE)",
+        ),
+    ],
+    ids=["spool", "state-file"],
+)
+def test_a_bad_path_is_one_line_and_exit_2(
+    configured: Cli, args: tuple[str, ...], message: str
+) -> None:
+    result = configured(*args)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == message
+    assert "Traceback" not in result.stderr
