@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing, asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from coredis.tokens import PureToken
@@ -71,7 +71,10 @@ async def read_events(
     Following rides out Redis restarts: it carries on after the last entry seen.
     """
     key = events_key(prefix)
-    newest = await client.xrevrange(key, count=last) if last is not None else None
+    if last == 0:  # none of the past: only what comes (Redis' COUNT 0 is no limit)
+        newest: Any = []
+    else:
+        newest = await client.xrevrange(key, count=last) if last is not None else None
     entries = list(reversed(newest)) if newest is not None else await client.xrange(key)
     cursor = "0-0"
     for entry in entries:

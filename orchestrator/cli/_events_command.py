@@ -6,7 +6,7 @@ import contextlib
 import sys
 from contextlib import aclosing
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import anyio
 import typer
@@ -81,15 +81,38 @@ async def _show_redis(
 
 
 def _print_existing(path: Path, lines: int | None, json_output: bool) -> int:
+    """Print the log's complete lines (the last ``lines`` of them, read from the end so
+    a large log costs what is shown); returns where following goes on."""
     try:
-        existing = path.read_bytes()
+        with path.open("rb") as log:
+            end = log.seek(0, 2)
+            start = 0 if lines is None else _start_of_last_lines(log, end, lines)
+            log.seek(start)
+            data = log.read(end - start)
     except FileNotFoundError:
         return 0
-    complete = existing[: existing.rfind(b"\n") + 1]
-    records = complete.splitlines()
-    for record in records[-lines:] if lines is not None else records:
+    complete = data[: data.rfind(b"\n") + 1]
+    for record in complete.splitlines():
         _print(record, json_output)
-    return len(complete)
+    return start + len(complete)
+
+
+def _start_of_last_lines(log: BinaryIO, end: int, lines: int) -> int:
+    """The offset where the last ``lines`` complete lines before ``end`` begin: just
+    after the newline ``lines + 1`` back (the newline before them); a torn last line,
+    still being written, is no line yet."""
+    position, found, block = end, 0, 64 * 1024
+    while position > 0:
+        step = min(block, position)
+        position -= step
+        log.seek(position)
+        chunk = log.read(step)
+        for index in range(len(chunk) - 1, -1, -1):
+            if chunk[index] == 10:  # b"\n"
+                found += 1
+                if found == lines + 1:
+                    return position + index + 1
+    return 0
 
 
 def _print_new(path: Path, position: int, json_output: bool) -> int:
@@ -128,5 +151,36 @@ def describe_event(event: Event) -> str:
     when = datetime.fromtimestamp(event.timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S")
     fields = event.model_dump(mode="json", exclude={"kind", "timestamp"}, exclude_none=True)
     where = "/".join(str(fields.pop(key)) for key in ("backend", "provider") if key in fields)
-    details = " ".join(f"{key}={value}" for key, value in fields.items())
+    details = " ".join(f"{key}={_readable(key, value)}" for key, value in fields.items())
     return f"{when} {event.kind:<21} {where} {details}".rstrip()
+
+
+#: Event fields that hold a moment (Unix seconds), shown as a UTC time.
+MOMENTS = frozenset({"until", "resets_at", "seen_at"})
+
+
+def _readable(key: str, value: object) -> object:
+    """Durations as ``3.4s`` or ``34ms``, moments as UTC times, utilization in percent."""
+    from datetime import UTC, datetime
+
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return value
+    if key in MOMENTS:
+        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if key in {"duration", "waited", "retry_after"}:
+        return _seconds(float(value))
+    if key == "utilization":
+        return f"{value:.0%}"
+    return value
+
+
+def _seconds(value: float) -> str:
+    if value >= 3600:
+        return f"{value / 3600:.1f}h"
+    if value >= 60:
+        return f"{value / 60:.1f}min"
+    if value >= 1:
+        return f"{value:.1f}s"
+    if value >= 0.001:
+        return f"{value * 1000:.0f}ms"
+    return f"{value * 1_000_000:.0f}us"
