@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 
-from .._job import Attempt, JobResult
+from .._job import Attempt, AttemptOutcome, JobResult
 
 
 def render_result(result: JobResult) -> str:
@@ -29,11 +29,26 @@ def render_result(result: JobResult) -> str:
     return "\n".join(lines)
 
 
+#: Outcomes for which the orchestrator itself ends a running CLI (with SIGTERM/SIGKILL).
+ENDED_BY_US = frozenset(
+    {
+        AttemptOutcome.USAGE_LIMIT,
+        AttemptOutcome.AUTH_ERROR,
+        AttemptOutcome.TRANSIENT_ERROR,
+        AttemptOutcome.TIMEOUT,
+        AttemptOutcome.CANCELLED,
+    }
+)
+
+
 def _render_attempt(number: int, attempt: Attempt) -> str:
     if attempt.exit_code is None:
         exit_code = ""
-    elif attempt.exit_code < 0:  # ended by a signal: a timeout, or an early stop at a marker
-        exit_code = f", stopped by {_signal_name(-attempt.exit_code)}"
+    elif attempt.exit_code < 0 and attempt.outcome in ENDED_BY_US:
+        # The orchestrator signals a CLI only to end it: a limit seen live, a timeout, a stop.
+        exit_code = f", ended by the orchestrator ({_signal_name(-attempt.exit_code)})"
+    elif attempt.exit_code < 0:
+        exit_code = f", killed by {_signal_name(-attempt.exit_code)} (not sent by the orchestrator)"
     else:
         exit_code = f", exit {attempt.exit_code}"
     retry = f", retry after {attempt.retry_after:.0f} s" if attempt.retry_after else ""
