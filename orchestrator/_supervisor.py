@@ -693,9 +693,14 @@ class Supervisor:
             )
         error = shorten(self._redact(run.error or "Error: the job did not run"), 4 * MESSAGE_LIMIT)
         self.bus.publish(JobFailed(job_id=job.id, duration=duration, error=error))
+        last = run.attempts[-1] if run.attempts else None
         return JobResult(
             job_id=job.id,
             status="failed",
+            # Where it failed last: the attempt the error is most likely about.
+            backend=last.backend if last else None,
+            provider=last.provider if last else None,
+            model=last.model if last else None,
             attempts=tuple(run.attempts),
             error=error,
             metadata=job.metadata,

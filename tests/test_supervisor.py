@@ -222,6 +222,7 @@ async def test_total_timeout_fails_the_job(write_config: WriteConfig) -> None:
     assert result.status == "failed"
     assert "timed out" in (result.error or "")
     assert len(result.attempts) == 1
+    assert (result.backend, result.provider) == ("agent", "a")  # where it failed last
 
 
 async def test_a_job_ends_by_its_timeout_even_when_its_cli_ignores_sigterm(
