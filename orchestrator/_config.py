@@ -146,7 +146,16 @@ def load_config(
     llm_path = directory / LLM_CONFIG_FILE
     metadata_path = directory / PROVIDER_METADATA_FILE
 
-    llm_data = _expanded(read_toml(llm_path), environ, llm_path)
+    try:
+        llm_text = read_toml(llm_path)
+    except ConfigFileNotFoundError:
+        raise ConfigFileNotFoundError(
+            f"{LLM_CONFIG_FILE} not found in {directory}: point --config-dir (or "
+            f"${CONFIG_DIR_VARIABLE}) at the directory holding {LLM_CONFIG_FILE} and "
+            f"{PROVIDER_METADATA_FILE}; examples/spec/ in the repository has a starting point",
+            file=llm_path,
+        ) from None
+    llm_data = _expanded(llm_text, environ, llm_path)
     llm, warnings, llm_secrets = parse_llm_config(llm_data, llm_path)
     if llm_secrets:
         warnings.extend(_permission_warnings(llm_path))

@@ -38,6 +38,20 @@ AUTO_CODER_BACKEND_KEYS = frozenset(
         "settings",
     }
 )
+_PROVIDER_TABLE = (
+    " in a provider table of provider_metadata.toml ([{backend}.<provider>]; "
+    "'orchestrator migrate' moves it there)"
+)
+#: Where an ignored auto-coder key's value belongs instead, said in its warning.
+WHERE_IT_GOES = {
+    "api_key": ": give the key as the CLI's variable (OPENAI_API_KEY for qwen and codex, "
+    "ANTHROPIC_API_KEY for claude, GEMINI_API_KEY for gemini)" + _PROVIDER_TABLE,
+    "openai_api_key": ": give it as OPENAI_API_KEY" + _PROVIDER_TABLE,
+    "base_url": ": give it as the CLI's base-URL variable (OPENAI_BASE_URL for qwen, "
+    "ANTHROPIC_BASE_URL for claude, GOOGLE_GEMINI_BASE_URL for gemini)" + _PROVIDER_TABLE,
+    "openai_base_url": ": give it as OPENAI_BASE_URL" + _PROVIDER_TABLE,
+}
+
 #: Of those, the ones whose values are secrets (they make the file sensitive).
 SECRET_BACKEND_KEYS = frozenset({"api_key", "openai_api_key"})
 
@@ -237,7 +251,8 @@ def _parse_backend(
     known = {key: value for key, value in table.items() if key not in AUTO_CODER_BACKEND_KEYS}
     warnings.extend(
         ConfigWarning(
-            "auto-coder setting not used by provider-orchestrator; it is ignored",
+            "auto-coder setting not used by provider-orchestrator; it is ignored"
+            + WHERE_IT_GOES.get(key, "").format(backend=name),
             file=file,
             table=where,
             key=key,

@@ -98,9 +98,12 @@ def test_providers_for_unconfigured_backend_warn(write_config: WriteConfig) -> N
 
 
 def test_missing_llm_config_is_an_error(tmp_path: Path) -> None:
-    """Without llm_config.toml there is nothing to run: an error naming the file."""
-    with pytest.raises(ConfigFileNotFoundError, match=r"llm_config.toml not found"):
+    """Without llm_config.toml there is nothing to run: an error naming the file, and how
+    to point at the right directory."""
+    with pytest.raises(ConfigFileNotFoundError, match=r"llm_config.toml not found") as caught:
         load_config(tmp_path, environ={})
+    assert "--config-dir (or $ORCHESTRATOR_CONFIG_DIR)" in str(caught.value)
+    assert "examples/spec/" in str(caught.value)
 
 
 def test_missing_provider_metadata_warns_in_spec_words(write_config: WriteConfig) -> None:
@@ -385,6 +388,14 @@ def test_llm_config_with_api_key_must_be_private(write_config: WriteConfig) -> N
     directory = write_config('[backends.qwen]\napi_key = "sk"\n')
     (directory / "llm_config.toml").chmod(0o640)
     assert any("llm_config.toml holds secrets" in m for m in messages(directory))
+
+
+def test_an_ignored_auto_coder_key_says_where_it_goes(write_config: WriteConfig) -> None:
+    directory = write_config('[backends.qwen]\nbase_url = "https://openrouter.ai/api/v1"\n')
+    (warning,) = [m for m in messages(directory) if "key 'base_url'" in m or "base_url" in m]
+    assert "give it as the CLI's base-URL variable (OPENAI_BASE_URL for qwen" in warning
+    assert "[qwen.<provider>]" in warning
+    assert "'orchestrator migrate' moves it there" in warning
 
 
 def test_config_dir_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
