@@ -25,7 +25,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from ._child import Child
 from ._config import OrchestratorConfig, load_config
 from ._descendants import is_subreaper
-from ._events import EventBus, JobQueued, ProviderRotated, Subscription
+from ._events import EventBus, JobFailed, JobQueued, ProviderRotated, Subscription
 from ._job import Job, JobResult
 from ._rotation_store import MemoryRotationStore
 from ._sinks import Sink
@@ -267,6 +267,7 @@ class Orchestrator:
 
     async def _run_one(self, job: Job, handle: JobHandle) -> None:
         result: JobResult | None = None
+        started = anyio.current_time()
         try:
             with anyio.CancelScope() as scope:
                 handle._scope = scope
@@ -276,6 +277,13 @@ class Orchestrator:
         finally:
             if result is None:
                 result = _cancelled_result(job, handle._cancel_reason)
+                self.bus.publish(  # the job's end, like any other's
+                    JobFailed(
+                        job_id=job.id,
+                        duration=anyio.current_time() - started,
+                        error=result.error or "",
+                    )
+                )
             elif result.status == "succeeded":
                 with anyio.CancelScope(shield=True):
                     await self.supervisor.state.set_last(

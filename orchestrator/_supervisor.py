@@ -470,15 +470,30 @@ class Supervisor:
             verdict = Classification(AttemptOutcome.LAUNCH_ERROR, str(exc))
             return self._record(run, names, number, verdict, None, 0.0, "")
         limiters = self._limiters_for(backend, provider)
-        if not limiters:
-            self._publish_started(names, number)
-            result, seen = await self._run(run, invocation, provider, adapter, request)
-        else:
+        started: list[float] = []  # when the attempt started, once it has
+        try:
             async with AsyncExitStack() as stack:
                 for limiter in limiters:
                     await stack.enter_async_context(limiter)
                 self._publish_started(names, number)
+                started.append(anyio.current_time())
                 result, seen = await self._run(run, invocation, provider, adapter, request)
+        except anyio.get_cancelled_exc_class():
+            if started:  # every attempt_started gets its end, also when it is cancelled
+                self.bus.publish(
+                    AttemptFinished(
+                        attempt=number,
+                        job_id=names.job_id,
+                        backend=names.backend,
+                        provider=names.provider,
+                        model=names.model,
+                        outcome=AttemptOutcome.CANCELLED,
+                        exit_code=None,
+                        duration=anyio.current_time() - started[0],
+                        message="cancelled (its process group was stopped)",
+                    )
+                )
+            raise
         verdict = result.verdict or adapter.classify(request, result.output)
         if verdict.usage is None and seen.usage is not None:
             verdict = replace(verdict, usage=seen.usage)

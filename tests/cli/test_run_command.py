@@ -181,6 +181,13 @@ def test_a_signal_cancels_every_job_and_leaves_no_cli_behind(
     assert f"{signum.name}: stopping; cancelling 2 unfinished job(s)" in stderr
     cli_processes = [Path(f"/proc/{pid}") for pid in pids.read_text().split()]
     wait_until(lambda: not any(path.exists() for path in cli_processes), 10)  # none orphaned
+    events = [json.loads(line) for line in cli("events", "--json").stdout.splitlines()]
+    kinds = [event["kind"] for event in events]
+    assert kinds.count("attempt_started") == kinds.count("attempt_finished") == 2
+    ends = [e for e in events if e["kind"] == "attempt_finished"]
+    assert {e["outcome"] for e in ends} == {"cancelled"}
+    failed = sorted(e["job_id"] for e in events if e["kind"] == "job_failed")
+    assert failed == ["one", "two"]
 
 
 #: A CLI whose helper moves to a session of its own (setsid, out of the process group)
