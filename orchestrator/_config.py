@@ -9,6 +9,7 @@ returns an :class:`OrchestratorConfig` with the warnings it found.
 
 from __future__ import annotations
 
+import difflib
 import os
 import stat
 from collections.abc import Mapping
@@ -170,6 +171,7 @@ def load_config(
         tables = parse_provider_metadata(metadata_data, metadata_path)
         if any(p.env for providers in tables.values() for p in providers.values()):
             warnings.extend(_permission_warnings(metadata_path))
+        warnings.extend(_misspelled_options(tables, metadata_path))
 
     llm = _with_implicit_backends(llm, llm_path, warnings)
     _check_adapters(llm, llm_path)
@@ -351,6 +353,42 @@ def _unknown_backend_in(
         table="message_backend",
         key=key,
     )
+
+
+#: Lowercase keys of a provider table that mean something here.
+PROVIDER_KEYS = (
+    "command",
+    "args",
+    "description",
+    "max_concurrency",
+    "prompt_via",
+    "sentinel",
+    "sentinel_env",
+    "secrets",
+)
+
+
+def _misspelled_options(tables: ProviderTables, file: Path) -> list[ConfigWarning]:
+    """A lowercase key close to a known one (``sentinal``) is kept as an option, which
+    does nothing: say so, with the key it probably meant."""
+    found = []
+    for backend, providers in tables.items():
+        for name, provider in providers.items():
+            for key in provider.options:
+                if key in PROVIDER_KEYS:
+                    continue
+                close = difflib.get_close_matches(key, PROVIDER_KEYS, n=1, cutoff=0.75)
+                if close:
+                    found.append(
+                        ConfigWarning(
+                            f"unknown key; did you mean '{close[0]}'? (kept as a provider "
+                            "option, it changes nothing)",
+                            file=file,
+                            table=f"{backend}.{name}",
+                            key=key,
+                        )
+                    )
+    return found
 
 
 def _permission_warnings(path: Path) -> list[ConfigWarning]:

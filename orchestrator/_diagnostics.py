@@ -7,6 +7,8 @@ user can inspect them, with no global filter state in between.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,9 +33,14 @@ class ConfigWarning:
 
 
 def config_error_from_validation(
-    exc: pydantic.ValidationError, *, file: Path, table: str
+    exc: pydantic.ValidationError,
+    *,
+    file: Path,
+    table: str,
+    known_keys: Iterable[str] = (),
 ) -> ConfigValueError:
-    """Describe the first validation failure by file, table and key.
+    """Describe the first validation failure by file, table and key; an unknown key
+    close to one of ``known_keys`` gets a "did you mean".
 
     The offending value itself is never quoted: it may be a secret.
     """
@@ -44,6 +51,10 @@ def config_error_from_validation(
     inner_tables = names[:-1]
     full_table = ".".join([table, *inner_tables]) if table else ".".join(inner_tables)
     message = _describe_validation_error(error, key, indices)
+    if error["type"] == "extra_forbidden" and key is not None:
+        close = difflib.get_close_matches(key, list(known_keys), n=1, cutoff=0.75)
+        if close:
+            message += f" (did you mean '{close[0]}'?)"
     return ConfigValueError(message, file=file, table=full_table or None, key=key)
 
 

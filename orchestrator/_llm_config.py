@@ -206,11 +206,15 @@ def parse_llm_config(
     try:
         message_backend = MessageBackendConfig.model_validate(message_table)
     except pydantic.ValidationError as exc:
-        raise config_error_from_validation(exc, file=file, table="message_backend") from None
+        raise config_error_from_validation(
+            exc, file=file, table="message_backend", known_keys=MessageBackendConfig.model_fields
+        ) from None
     try:
         telemetry = TelemetryConfig.model_validate(data.get("telemetry", {}))
     except pydantic.ValidationError as exc:
-        raise config_error_from_validation(exc, file=file, table="telemetry") from None
+        raise config_error_from_validation(
+            exc, file=file, table="telemetry", known_keys=TelemetryConfig.model_fields
+        ) from None
     llm = LLMConfig(backends=backends, message_backend=message_backend, telemetry=telemetry)
     return llm, warnings, holds_secrets
 
@@ -263,7 +267,9 @@ def _parse_backend(
     try:
         backend = BackendConfig.model_validate({**known, "name": name})
     except pydantic.ValidationError as exc:
-        raise config_error_from_validation(exc, file=file, table=where) from None
+        raise config_error_from_validation(
+            exc, file=file, table=where, known_keys=BackendConfig.model_fields
+        ) from None
     counted = collections.Counter(backend.providers)
     duplicates = sorted(name for name, count in counted.items() if count > 1)
     if duplicates:

@@ -398,6 +398,28 @@ def test_an_ignored_auto_coder_key_says_where_it_goes(write_config: WriteConfig)
     assert "'orchestrator migrate' moves it there" in warning
 
 
+def test_a_misspelled_backend_key_says_what_was_meant(write_config: WriteConfig) -> None:
+    directory = write_config('[backends.qwen]\nprovders = ["a"]\n')
+    with pytest.raises(
+        ConfigValueError, match=r"unknown key 'provders' \(did you mean 'providers'\?\)"
+    ):
+        load_config(directory, environ={})
+
+
+def test_a_misspelled_provider_key_is_a_warning_naming_the_key_meant(
+    write_config: WriteConfig,
+) -> None:
+    """`sentinal = true` would be kept as an option that does nothing: a warning says so."""
+    directory = write_config(
+        '[backends.qwen]\nproviders = ["a"]\n',
+        '[qwen.a]\nsentinal = true\ndescripton = "x"\nbase_url = "kept"\n',
+    )
+    found = [m for m in messages(directory) if "did you mean" in m]
+    assert len(found) == 2
+    assert "did you mean 'sentinel'?" in " ".join(found)
+    assert "did you mean 'description'?" in " ".join(found)
+
+
 def test_config_dir_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """ORCHESTRATOR_CONFIG_DIR overrides ~/.auto-coder; ~/.auto-coder is the default."""
     assert default_config_dir({CONFIG_DIR_VARIABLE: str(tmp_path)}) == tmp_path
