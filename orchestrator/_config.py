@@ -26,7 +26,7 @@ from ._errors import (
     UnknownProviderError,
     UnsetVariableError,
 )
-from ._expand import ExpansionError, UnsetVariable, expand_tree
+from ._expand import ExpansionError, UnsetVariable, expand_tree, unset_references
 from ._llm_config import (
     BackendConfig,
     LLMConfig,
@@ -196,7 +196,14 @@ def _expanded(data: dict[str, Any], environ: Mapping[str, str], file: Path) -> d
         table = ".".join(exc.path[:-1]) or None
         key = exc.path[-1] if exc.path else None
         if isinstance(exc.cause, UnsetVariable):
-            raise UnsetVariableError(exc.cause.name, file=file, table=table, key=key) from None
+            others = [
+                f"{name} not set (table [{'.'.join(path[:-1])}], key '{path[-1]}')"
+                for path, name in unset_references(data, environ)
+                if (path, name) != (exc.path, exc.cause.name)
+            ]
+            raise UnsetVariableError(
+                exc.cause.name, file=file, table=table, key=key, also=tuple(others)
+            ) from None
         raise ConfigValueError(
             f"malformed reference {exc.cause.text!r}: use ${{NAME}} or ${{NAME:-default}}",
             file=file,

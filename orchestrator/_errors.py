@@ -100,9 +100,16 @@ class UnsetVariableError(ConfigError):
         file: Path | None = None,
         table: str | None = None,
         key: str | None = None,
+        also: tuple[str, ...] = (),
     ) -> None:
         self.variable = variable
+        self.also = also
         super().__init__(f"{variable} not set", file=file, table=table, key=key)
+
+    def _render(self) -> str:
+        """The first unset variable, then every other one in the file (one run finds all)."""
+        first = super()._render()
+        return first + "".join(f"\nError: {other}" for other in self.also)
 
 
 class UnknownProviderError(ConfigError):

@@ -89,3 +89,22 @@ class ExpansionError(Exception):
         self.cause = cause
         self.path = path
         super().__init__(str(cause))
+
+
+def unset_references(
+    value: Any, environ: Mapping[str, str], path: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], str]]:
+    """Every ``${VAR}`` (without default) whose variable is unset: (key path, name)."""
+    found: list[tuple[tuple[str, ...], str]] = []
+    if isinstance(value, str):
+        for match in _REFERENCE.finditer(value):
+            name = match.group("name")
+            if name and match.group("default") is None and name not in environ:
+                found.append((path, name))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found += unset_references(item, environ, (*path, key))
+    elif isinstance(value, list):
+        for item in value:
+            found += unset_references(item, environ, path)
+    return found

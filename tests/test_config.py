@@ -420,6 +420,22 @@ def test_a_misspelled_provider_key_is_a_warning_naming_the_key_meant(
     assert "did you mean 'description'?" in " ".join(found)
 
 
+def test_every_unset_variable_is_named_in_one_run(write_config: WriteConfig) -> None:
+    directory = write_config(
+        '[backends.qwen]\nproviders = ["a", "b"]\n',
+        '[qwen.a]\nOPENAI_API_KEY = "${KEY_A}"\nOPENAI_BASE_URL = "${URL_A}"\n'
+        '[qwen.b]\nOPENAI_API_KEY = "${KEY_B}"\nNOTE = "${SET_ONE}"\n',
+    )
+    with pytest.raises(UnsetVariableError) as caught:
+        load_config(directory, environ={"SET_ONE": "1"})
+    lines = str(caught.value).splitlines()
+    assert lines[0].startswith("Error: KEY_A not set (")
+    assert lines[1:] == [
+        "Error: URL_A not set (table [qwen.a], key 'OPENAI_BASE_URL')",
+        "Error: KEY_B not set (table [qwen.b], key 'OPENAI_API_KEY')",
+    ]
+
+
 def test_config_dir_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """ORCHESTRATOR_CONFIG_DIR overrides ~/.auto-coder; ~/.auto-coder is the default."""
     assert default_config_dir({CONFIG_DIR_VARIABLE: str(tmp_path)}) == tmp_path

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator
 
@@ -33,6 +35,29 @@ def check_command(config_dir: ConfigDirOption = None) -> None:
     print("\n".join(describe_config(config)))
     for unwatched in unwatched_limits(config):
         print(unwatched, file=sys.stderr)
+    for missing in missing_programs(config):
+        print(missing, file=sys.stderr)
+
+
+def missing_programs(config: OrchestratorConfig) -> Iterator[str]:
+    """A warning per enabled provider (or fallback backend) whose program is not found,
+    on the PATH its child would get: run could not start it."""
+    for name, backend in config.backends.items():
+        if not backend.enabled:
+            continue
+        binary = getattr(load_adapter(backend.adapter), "binary", None)
+        for provider in config.providers[name] or (None,):
+            program = provider.command if provider and provider.command else binary
+            if program is None:
+                continue
+            path = (provider.env if provider else {}).get("PATH", os.environ.get("PATH"))
+            if shutil.which(program, path=path) is None:
+                where = f"{name}.{provider.name}" if provider else f"backends.{name}"
+                yield (
+                    f"Warning: [{where}]: program '{program}' not found"
+                    f"{'' if os.sep in program else ' on PATH'}: run cannot start it "
+                    "(install its CLI, or set 'command')"
+                )
 
 
 def describe_config(config: OrchestratorConfig) -> Iterator[str]:

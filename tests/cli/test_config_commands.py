@@ -131,8 +131,9 @@ def test_check_says_what_sees_each_providers_limits(write_config: WriteConfig) -
     assert "[qwen.silent]: a usage limit would be seen only after the idle timeout" in (
         result.stderr
     )
-    assert "[qwen.watched]" not in result.stderr
-    assert "[qwen.logged]" not in result.stderr
+    unwatched = [line for line in result.stderr.splitlines() if "usage limit would" in line]
+    assert not any("[qwen.watched]" in line for line in unwatched)
+    assert not any("[qwen.logged]" in line for line in unwatched)
 
 
 def test_check_masks_credentials_inside_urls_and_listed_secrets(write_config: WriteConfig) -> None:
@@ -158,3 +159,18 @@ def test_secrets_must_list_setting_names(write_config: WriteConfig) -> None:
     result = orchestrator("config", "check", "--config-dir", str(directory))
     assert result.returncode == 2
     assert "key 'secrets'" in result.stderr
+
+
+def test_check_names_every_program_run_could_not_start(write_config: WriteConfig) -> None:
+    """Per provider, the program it would run: a missing one is named, with where."""
+    directory = write_config(
+        '[backends.agent]\nbackend_type = "generic"\nproviders = ["gone", "here"]\n',
+        '[agent.gone]\ncommand = "/nonexistent/agent"\n[agent.here]\ncommand = "sh"\n',
+    )
+    result = orchestrator("config", "check", "--config-dir", str(directory))
+    assert result.returncode == 0
+    assert (
+        "Warning: [agent.gone]: program '/nonexistent/agent' not found: run cannot start it"
+        in result.stderr
+    )
+    assert "[agent.here]" not in result.stderr
