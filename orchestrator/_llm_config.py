@@ -144,6 +144,8 @@ class TelemetryConfig(BaseModel):
         prometheus_host: the address it listens on; loopback unless chosen.
         opentelemetry: spans and metrics through the process's OpenTelemetry
             providers (set up by ``opentelemetry-instrument`` or the application).
+        event_log_max_bytes: ``events.jsonl`` is rotated when it would grow past this.
+        event_log_keep: rotated logs kept (``events.jsonl.1`` is the newest).
     """
 
     model_config = _STRICT
@@ -151,6 +153,8 @@ class TelemetryConfig(BaseModel):
     prometheus_port: Annotated[int, Field(ge=0, le=65535)] | None = None
     prometheus_host: str = "127.0.0.1"
     opentelemetry: bool = False
+    event_log_max_bytes: Annotated[int, Field(ge=4096)] = 64 * 1024 * 1024
+    event_log_keep: Annotated[int, Field(ge=0, le=100)] = 3
 
 
 class LLMConfig(BaseModel):

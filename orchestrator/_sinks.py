@@ -61,15 +61,23 @@ class JsonlFileSink:
     them again. The first failure of a streak and the recovery are logged.
     """
 
-    def __init__(self, path: Path, *, backlog_limit: int = 4 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        backlog_limit: int = 4 * 1024 * 1024,
+        max_bytes: int | None = None,
+        keep: int = 3,
+    ) -> None:
+        """``max_bytes``: rotate the file (``path.1`` ... ``path.<keep>``, newest first)
+        rather than let it grow past this; None: never."""
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = path
-        # Private (0600), also when an older version made it 0644: events name jobs,
-        # providers and errors. Unbuffered writes: each event reaches the file whole.
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        os.fchmod(self._fd, 0o600)
+        self._fd = _open_log(path)
         self._backlog = bytearray()
         self._backlog_limit = backlog_limit
+        self._max_bytes = max_bytes
+        self._keep = keep
         self._failing = False
         self.dropped = 0
 
@@ -77,8 +85,37 @@ class JsonlFileSink:
         self._backlog += (event.model_dump_json() + "\n").encode()
         self._write_backlog()
 
+    def _rotate_if_due(self) -> None:
+        """Before a write: rotate a full log; reopen one another process rotated."""
+        if self._max_bytes is None:
+            return
+        mine = os.fstat(self._fd)
+        try:
+            current = os.stat(self.path)
+        except FileNotFoundError:
+            current = None
+        if current is None or current.st_ino != mine.st_ino:  # rotated by another writer
+            os.close(self._fd)
+            self._fd = _open_log(self.path)
+            return
+        if mine.st_size + len(self._backlog) <= self._max_bytes or mine.st_size == 0:
+            return
+        for number in range(self._keep, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{number}")
+            newer = self.path.with_name(f"{self.path.name}.{number - 1}") if number > 1 else None
+            source = newer if newer is not None else self.path
+            if number == self._keep and older.exists():
+                older.unlink()
+            if source.exists():
+                os.replace(source, older)
+        if self._keep == 0:
+            self.path.unlink(missing_ok=True)
+        os.close(self._fd)
+        self._fd = _open_log(self.path)
+
     def _write_backlog(self) -> None:
         try:
+            self._rotate_if_due()
             while self._backlog:
                 del self._backlog[: _write(self._fd, self._backlog)]
         except OSError as exc:
@@ -109,6 +146,14 @@ class JsonlFileSink:
     def close(self) -> None:
         self._write_backlog()
         os.close(self._fd)
+
+
+def _open_log(path: Path) -> int:
+    # Private (0600), also when an older version made it 0644: events name jobs,
+    # providers and errors. Unbuffered appends: each event reaches the file whole.
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    os.fchmod(descriptor, 0o600)
+    return descriptor
 
 
 _write = os.write  # one seam, so tests can fail writes without a full disk

@@ -137,3 +137,36 @@ async def test_a_failing_sink_never_stops_a_job(write_config: WriteConfig) -> No
         result = await orch.run(Job(prompt="still runs"))
     assert result.status == "succeeded"
     assert Broken.calls >= 3
+
+
+def test_the_event_log_is_rotated_by_size_and_keeps_the_newest(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    sink = JsonlFileSink(path, max_bytes=2000, keep=2)
+    for number in range(100):
+        sink(JobQueued(job_id=f"j{number:03d}"))
+    sink.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "events.jsonl",
+        "events.jsonl.1",
+        "events.jsonl.2",
+    ]
+    ids = []
+    for name in ("events.jsonl.2", "events.jsonl.1", "events.jsonl"):
+        text = (tmp_path / name).read_text()
+        assert len(text) <= 2000
+        ids += [json.loads(line)["job_id"] for line in text.splitlines()]
+    assert ids == [f"j{n:03d}" for n in range(100 - len(ids), 100)]  # the newest, in order
+    assert oct((tmp_path / "events.jsonl").stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_log_rotated_by_another_writer_is_reopened(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    worker = JsonlFileSink(path, max_bytes=1500, keep=1)
+    runner = JsonlFileSink(path, max_bytes=1500, keep=1)
+    for number in range(40):
+        (worker if number % 2 else runner)(JobQueued(job_id=f"j{number:02d}"))
+    worker.close()
+    runner.close()
+    current = [json.loads(line)["job_id"] for line in path.read_text().splitlines()]
+    assert current[-1] == "j39"
+    assert current == sorted(current)  # nothing went on into the rotated file

@@ -72,7 +72,11 @@ def build_orchestrator(
         )
     state = state_file_path(state_file, config.config_dir)
     try:
-        event_log = JsonlFileSink(event_log_path(state))
+        event_log = JsonlFileSink(
+            event_log_path(state),
+            max_bytes=config.telemetry.event_log_max_bytes,
+            keep=config.telemetry.event_log_keep,
+        )
     except OSError as exc:  # read-only, missing permission, not a directory
         raise UsageError(
             f"Error: cannot write the state directory {state.parent}: "
