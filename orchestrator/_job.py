@@ -10,12 +10,13 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
-_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+#: What a job id may be (it names spool and result files).
+JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 def _check_job_id(value: str) -> str:
     # Job ids name spool and result files: no separators, no leading dot.
-    if not _JOB_ID.fullmatch(value):
+    if not JOB_ID_PATTERN.fullmatch(value):
         raise ValueError("must be 1-128 letters, digits, '.', '_' or '-', not starting with . _ -")
     return value
 

@@ -21,7 +21,7 @@ from typing import Any
 import pydantic
 
 from ._errors import ConfigError, OrchestratorError
-from ._job import Job
+from ._job import JOB_ID_PATTERN, Job
 from ._toml import parse_toml
 
 #: Larger job files (and prompt files) are refused before they are parsed.
@@ -121,8 +121,18 @@ def job_json_schema() -> dict[str, Any]:
         "title": "Prompt File",
         "description": "a file holding the prompt, relative to the job file; instead of prompt",
     }
-    schema["required"] = [name for name in schema.get("required", []) if name != "prompt"]
+    required = [name for name in schema.get("required", []) if name != "prompt"]
+    if required:
+        schema["required"] = required
+    else:
+        schema.pop("required", None)  # one of prompt / prompt_file is, below
     schema["oneOf"] = [{"required": ["prompt"]}, {"required": ["prompt_file"]}]
+    properties["id"] = {
+        **properties.get("id", {}),
+        "pattern": JOB_ID_PATTERN.pattern,
+        "description": "names the result file; the job file's name (without extension) "
+        "when not given",
+    }
     return schema
 
 

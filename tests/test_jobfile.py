@@ -117,6 +117,23 @@ def test_schema_offers_prompt_or_prompt_file() -> None:
 
 
 @pytest.mark.parametrize(
+    ("job", "valid"),
+    [
+        ({"prompt": "x"}, True),
+        ({"prompt_file": "task.md", "id": "fix-42"}, True),
+        ({"backend": "qwen"}, False),  # neither prompt nor prompt_file
+        ({"prompt": "x", "id": "../escape"}, False),
+        ({"prompt": "x", "id": ".hidden"}, False),
+    ],
+)
+def test_the_schema_judges_job_files_like_the_loader(job: dict[str, str], valid: bool) -> None:
+    import jsonschema
+
+    errors = list(jsonschema.Draft202012Validator(job_json_schema()).iter_errors(job))
+    assert (not errors) is valid
+
+
+@pytest.mark.parametrize(
     ("text", "field", "problem"),
     [
         ('prompt_file = "/etc/passwd"\n', "prompt_file", "outside the job file's directory"),
