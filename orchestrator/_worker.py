@@ -130,6 +130,7 @@ class Worker:
             self.counts.succeeded += 1
         else:
             self.counts.failed += 1
+        _log_finished(delivery, result)
 
     async def _reject(self, delivery: Delivery) -> None:
         error = delivery.rejection or f"Error: {delivery.label} is not a job"
@@ -151,3 +152,20 @@ class Worker:
     def _cancel_running(self) -> None:
         for scope in list(self._running):
             scope.cancel()
+
+
+def _log_finished(delivery: Delivery, result: JobResult) -> None:
+    """One line per finished job: what an operator greps for first."""
+    attempts = result.attempts
+    fields = {
+        "job": result.job_id,
+        "input": delivery.label,
+        "backend": result.backend,
+        "provider": result.provider,
+        "attempts": len(attempts),
+        "seconds": round(sum(attempt.duration for attempt in attempts), 2),
+    }
+    if result.status == "succeeded":
+        logger.info("job succeeded", **fields)
+    else:
+        logger.warning("job failed", **fields, error=result.error)

@@ -16,9 +16,23 @@ from .._sinks import JsonlFileSink, Sink
 from .._supervisor import SupervisorSettings
 from ._options import event_log_path, state_file_path
 
+_json_logs = False
+
+
+def note(text: str, *, warning: bool = False) -> None:
+    """A line for the operator on stderr; with --json-logs a JSON log line like the rest,
+    so that the stream stays pure JSON."""
+    if _json_logs:
+        log = structlog.get_logger("orchestrator.cli")
+        (log.warning if warning else log.info)(text)
+    else:
+        print(text, file=sys.stderr, flush=True)
+
 
 def configure_logging(*, json: bool = False) -> None:
     """Log lines go to stderr (stdout is for results): console, or JSON for log shippers."""
+    global _json_logs
+    _json_logs = json
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if json
@@ -41,7 +55,7 @@ def load_and_warn(config_dir: Path | None) -> OrchestratorConfig:
     """Load the config; its warnings go to stderr."""
     config = load_config(config_dir)
     for warning in config.warnings:
-        print(warning, file=sys.stderr)
+        note(str(warning), warning=True)
     return config
 
 
@@ -96,4 +110,4 @@ def build_orchestrator(
 def warn_state_problems(orchestrator: Orchestrator) -> None:
     """Print what went wrong with the state file (call once the orchestrator is entered)."""
     for problem in orchestrator.state_problems:
-        print(f"Warning: {problem}", file=sys.stderr)
+        note(f"Warning: {problem}", warning=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
@@ -19,7 +18,13 @@ from .._spool import Spool
 from .._telemetry import telemetry_sinks
 from .._worker import Worker
 from .._worker_source import JobSource, SpoolSource
-from ._build import build_orchestrator, configure_logging, load_and_warn, warn_state_problems
+from ._build import (
+    build_orchestrator,
+    configure_logging,
+    load_and_warn,
+    note,
+    warn_state_problems,
+)
 from ._options import (
     DEFAULT_MAX_WAIT,
     ConfigDirOption,
@@ -130,7 +135,7 @@ def worker_command(
     for sink in sinks:
         if isinstance(sink, PrometheusSink):  # listening already: say where (port 0: which)
             where = f"http://{settings.prometheus_host}:{sink.port}/metrics"
-            print(f"metrics on {where}", file=sys.stderr, flush=True)
+            note(f"metrics on {where}")
     orchestrator = build_orchestrator(
         config,
         state_file=state_file,
@@ -185,7 +190,7 @@ async def _serve(worker: Worker, drain_timeout: float) -> None:
                 await running.start(worker.run)
                 if not worker.stopping:
                     warn_state_problems(worker.orchestrator)
-                    print(f"worker ready: {worker.source.label}", file=sys.stderr, flush=True)
+                    note(f"worker ready: {worker.source.label}")
             group.cancel_scope.cancel()  # the signal watcher
 
 
@@ -198,16 +203,10 @@ async def _stop_on_signals(
     async for signum in signals:
         name = signal.Signals(signum).name
         if stopping:
-            print(
-                f"{name} again: cancelling running jobs, SIGKILL now", file=sys.stderr, flush=True
-            )
+            note(f"{name} again: cancelling running jobs, SIGKILL now")
             Child.hurry()  # groups in their grace die now; those stopped later get none
             worker.stop(0)
             continue
         stopping = True
-        print(
-            f"{name}: stopping (running jobs get {drain_timeout:g} s; signal again to stop now)",
-            file=sys.stderr,
-            flush=True,
-        )
+        note(f"{name}: stopping (running jobs get {drain_timeout:g} s; signal again to stop now)")
         worker.stop(drain_timeout)

@@ -259,3 +259,27 @@ def test_a_descendant_that_left_its_group_ends_with_the_worker(
 
 #: A CLI whose helper moves to a session of its own (setsid) and lingers.
 ESCAPING_AGENT = "setsid sh -c 'echo $$ > \"$ESCAPED_PID\"; exec sleep 60' & sleep 60"
+
+
+def test_json_logs_are_pure_json_with_a_line_per_finished_job(
+    cli: Cli, write_config: WriteConfig, spool: Path, tmp_path: Path, start_worker: StartWorker
+) -> None:
+    configure(cli, write_config, tmp_path / "runs.log")
+    worker = start_worker(cli, spool, "--json-logs")
+    drop_jobs(spool / "incoming", 2)
+    (spool / "incoming" / "broken.toml").write_text('prompt = "unterminated\n')
+    wait_until(lambda: len(finished(spool)) == 3, 30, worker.log)
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    lines = [json.loads(line) for line in worker.log.read_text().splitlines() if line.strip()]
+    events = [line["event"] for line in lines]
+    assert any(event.startswith("worker ready") for event in events)
+    assert events.count("job succeeded") == 2
+    assert "input rejected" in events
+    assert any(event.startswith("SIGTERM: stopping") for event in events)
+    succeeded = next(line for line in lines if line["event"] == "job succeeded")
+    assert (succeeded["backend"], succeeded["provider"], succeeded["attempts"]) == (
+        "agent",
+        "sh",
+        1,
+    )
