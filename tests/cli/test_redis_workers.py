@@ -72,7 +72,7 @@ def jobs(count: int, prefix: str = "job") -> list[Job]:
     return [Job(id=f"{prefix}{index:05d}", prompt=f"{prefix}{index:05d}") for index in range(count)]
 
 
-def test_three_workers_drain_3000_jobs_once_each(
+def test_three_workers_drain_1500_jobs_once_each(
     cli: Cli,
     write_config: WriteConfig,
     redis_server: RedisServer,
@@ -84,18 +84,19 @@ def test_three_workers_drain_3000_jobs_once_each(
     workers = [
         start_worker(cli, None, "--redis", redis_server.url, "--concurrency", "8") for _ in range(3)
     ]
-    ids = submit(redis_server.url, jobs(3000))
-    wait_until(lambda: runs(run_log).total() >= 3000, 180, workers[0].log)
+    ids = submit(redis_server.url, jobs(1500))  # enough for all three to take part
+    wait_until(lambda: runs(run_log).total() >= 1500, 180, workers[0].log)
     wait_until(lambda: queue_is_empty(redis_server.url), 60, workers[0].log)
     for worker in workers:
         worker.signal(signal.SIGTERM)
         assert worker.wait() == 0
     results = stored_results(redis_server.url, ids)
-    assert len(results) == 3000
+    assert len(results) == 1500
     assert all(result.status == "succeeded" for result in results.values())
     assert runs(run_log) == collections.Counter(ids)
-    shares = [log.count("\n") for log in (w.log.read_text() for w in workers)]
-    assert all(shares)  # every worker took part (each logged at least its start)
+    shares = [w.log.read_text().count("job succeeded") for w in workers]
+    assert all(shares), shares  # every worker ran some (one log line per finished job)
+    assert sum(shares) == 1500
 
 
 def test_a_killed_workers_jobs_are_finished_by_another(
