@@ -480,18 +480,13 @@ class Supervisor:
                 result, seen = await self._run(run, invocation, provider, adapter, request)
         except anyio.get_cancelled_exc_class():
             if started:  # every attempt_started gets its end, also when it is cancelled
-                self.bus.publish(
-                    AttemptFinished(
-                        attempt=number,
-                        job_id=names.job_id,
-                        backend=names.backend,
-                        provider=names.provider,
-                        model=names.model,
-                        outcome=AttemptOutcome.CANCELLED,
-                        exit_code=None,
-                        duration=anyio.current_time() - started[0],
-                        message="cancelled (its process group was stopped)",
-                    )
+                self._publish_finished(
+                    names,
+                    number,
+                    Classification(AttemptOutcome.CANCELLED),
+                    exit_code=None,
+                    duration=anyio.current_time() - started[0],
+                    message="cancelled (its process group was stopped)",
                 )
             raise
         verdict = result.verdict or adapter.classify(request, result.output)
@@ -661,6 +656,21 @@ class Supervisor:
                 stdout_truncated=stdout_truncated,
             )
         )
+        self._publish_finished(
+            names, number, verdict, exit_code=exit_code, duration=duration, message=message
+        )
+        return verdict
+
+    def _publish_finished(
+        self,
+        names: _Names,
+        number: int,
+        verdict: Classification,
+        *,
+        exit_code: int | None,
+        duration: float,
+        message: str,
+    ) -> None:
         self.bus.publish(
             AttemptFinished(
                 attempt=number,
@@ -675,7 +685,6 @@ class Supervisor:
                 model=names.model,
             )
         )
-        return verdict
 
     # -- the result -----------------------------------------------------------
 
