@@ -122,6 +122,8 @@ async def end_orphans(running: Container[str], known: Collection[int], grace: fl
     for _ in range(16):  # each round's kills may orphan their own children
         victims = []
         for pid, exited in await anyio.to_thread.run_sync(adopted_children, frozenset(known)):
+            if pid in known:  # an attempt started (and maybe ended) while we looked:
+                continue  # its leader is waited for by its own Child, never reaped here
             if exited:
                 _reap(pid)
                 continue
