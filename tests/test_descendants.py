@@ -81,3 +81,45 @@ def test_an_escaped_helper_is_ended_only_by_a_subreaper(
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == fate
+
+
+#: Many short attempts while the orphan sweep runs all the time: no leader's exit status
+#: may be taken by the sweep (its Child would then see exit 0 instead of 3).
+BUSY_SUBREAPER = textwrap.dedent(
+    """
+    import sys, anyio
+    from orchestrator import Job, Orchestrator, become_subreaper, load_config
+    from orchestrator import _child
+
+    assert become_subreaper()
+    _child.Child.end_escaped_forever.__func__.__defaults__ = (0.0005,)
+
+    async def main():
+        async with Orchestrator(load_config(sys.argv[1]), concurrency=8) as orchestrator:
+            handles = [await orchestrator.submit(Job(prompt=str(n))) for n in range(300)]
+            results = [await handle.result() for handle in handles]
+        print(sorted({result.attempts[0].exit_code for result in results}))
+
+    anyio.run(main)
+    """
+)
+
+
+def test_the_sweep_never_takes_an_attempts_exit_status(
+    tmp_path: Path, write_config: WriteConfig
+) -> None:
+    config = write_config(
+        '[backends.agent]\nbackend_type = "generic"\nproviders = ["sh"]\n'
+        "usage_limit_cooldown_seconds = 0\n",
+        '[agent.sh]\ncommand = "/bin/sh"\nargs = ["-c", "exit 3"]\n',
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", BUSY_SUBREAPER, str(config)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[3]"
