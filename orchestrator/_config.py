@@ -167,8 +167,9 @@ def load_config(
     except ConfigFileNotFoundError:
         warnings.append(ConfigWarning(f"{PROVIDER_METADATA_FILE} not found", file=metadata_path))
     else:
-        metadata_data = _expanded(raw_metadata, environ, metadata_path)
+        metadata_data, unset = _expanded_providers(raw_metadata, environ, metadata_path)
         tables = parse_provider_metadata(metadata_data, metadata_path)
+        tables = _mark_unusable(tables, unset, metadata_path, warnings)
         if any(p.env for providers in tables.values() for p in providers.values()):
             warnings.extend(_permission_warnings(metadata_path))
         warnings.extend(_misspelled_options(tables, metadata_path))
@@ -176,6 +177,7 @@ def load_config(
     llm = _with_implicit_backends(llm, llm_path, warnings)
     _check_adapters(llm, llm_path)
     providers = _providers_in_rotation_order(llm, tables, llm_path, metadata_path, warnings)
+    _require_a_usable_way(llm, providers, unset if tables else {})
     message_backend = _resolve_message_backend(llm, llm_path, warnings)
     return OrchestratorConfig(
         config_dir=directory,
@@ -185,6 +187,74 @@ def load_config(
         warnings=tuple(warnings),
         telemetry=llm.telemetry,
     )
+
+
+#: ``{(backend, provider): the error for its first unset variable}``.
+UnsetByProvider = dict[tuple[str, str], UnsetVariableError]
+
+
+def _expanded_providers(
+    data: dict[str, Any], environ: Mapping[str, str], file: Path
+) -> tuple[dict[str, Any], UnsetByProvider]:
+    """Expand provider_metadata.toml table by table: a provider whose ``${VAR}`` is unset
+    is expanded with those variables empty and reported, instead of failing the file."""
+    expanded: dict[str, Any] = {}
+    unset: UnsetByProvider = {}
+    for backend, providers in data.items():
+        if not isinstance(providers, dict):
+            expanded[backend] = _expanded({backend: providers}, environ, file)[backend]
+            continue
+        expanded[backend] = {}
+        for name, table in providers.items():
+            one = {backend: {name: table}}
+            try:
+                expanded[backend][name] = _expanded(one, environ, file)[backend][name]
+            except UnsetVariableError as exc:
+                missing = {variable: "" for _, variable in unset_references(one, environ)}
+                unset[(backend, name)] = exc
+                blanked = _expanded(one, {**environ, **missing}, file)
+                expanded[backend][name] = blanked[backend][name]
+    return expanded, unset
+
+
+def _mark_unusable(
+    tables: ProviderTables, unset: UnsetByProvider, file: Path, warnings: list[ConfigWarning]
+) -> ProviderTables:
+    for (backend, name), error in unset.items():
+        variables = [error.variable, *(other.split(" ", 1)[0] for other in error.also)]
+        reason = f"{', '.join(variables)} not set"
+        provider = tables[backend][name]
+        tables[backend][name] = provider.model_copy(update={"unusable": reason})
+        warnings.append(
+            ConfigWarning(
+                f"provider unusable: {reason}; it is skipped until set",
+                file=file,
+                table=f"{backend}.{name}",
+            )
+        )
+    return tables
+
+
+def _require_a_usable_way(
+    llm: LLMConfig, providers: Mapping[str, tuple[ProviderConfig, ...]], unset: UnsetByProvider
+) -> None:
+    """An unset variable blocks loading only when nothing at all could run: every enabled
+    backend has providers, and every one of them is unusable."""
+    if not unset:
+        return
+    enabled = [name for name, backend in llm.backends.items() if backend.enabled]
+    runnable = any(
+        not providers[name] or any(p.unusable is None for p in providers[name]) for name in enabled
+    )
+    if not runnable:  # the first unset variable, then every other one, in one error
+        first, *others = unset.values()
+        also = [*first.also]
+        for error in others:
+            also += [f"{error.variable} not set (table [{error.table}], key '{error.key}')"]
+            also += error.also
+        raise UnsetVariableError(
+            first.variable, file=first.file, table=first.table, key=first.key, also=tuple(also)
+        )
 
 
 def _expanded(data: dict[str, Any], environ: Mapping[str, str], file: Path) -> dict[str, Any]:

@@ -48,8 +48,10 @@ class ProviderManager:
         return len(self.rotation(backend).providers)
 
     def get_current_provider_name(self, backend: str) -> str | None:
-        """The provider the next job starts on; None in fallback mode."""
-        return self.rotation(backend).current(self._clock())
+        """The provider the next job starts on (unusable ones skipped); None in fallback
+        mode."""
+        unusable = {p.name for p in self._config.providers_for(backend) if p.unusable}
+        return self.rotation(backend).current(self._clock(), exclude=unusable)
 
     def get_current_provider(self, backend: str) -> ProviderConfig | None:
         """The current provider's full definition; None in fallback mode."""

@@ -57,6 +57,9 @@ class ProviderConfig(BaseModel):
             ``secrets = ["NAME", ...]`` option lists are secrets, masked
             everywhere; the rest (base URLs, models, paths) are shown.
         options: the remaining lowercase keys, as written.
+        unusable: why the provider cannot be used as configured (``${VAR}``
+            references to unset variables); None when it can. Such a provider
+            is skipped, not a reason to refuse the whole configuration.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
@@ -69,6 +72,7 @@ class ProviderConfig(BaseModel):
     max_concurrency: Annotated[int, Field(ge=1)] | None = None
     env: dict[str, str] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
+    unusable: str | None = None
 
     @property
     def fingerprint(self) -> str:

@@ -27,6 +27,8 @@ class ProviderStatus(BaseModel):
     near_limit: bool = False
     #: Refused its credentials (401/403): out until its settings change.
     suspended: bool = False
+    #: Why the provider cannot be used as configured (an unset variable); None: it can.
+    unusable: str | None = None
 
 
 class BackendStatus(BaseModel):
@@ -62,7 +64,8 @@ def build_status(
         rotation = rotations[name]
         threshold = backend.rotate_at_utilization
         suspended = rotation.suspended_now(config.fingerprints(name))
-        current = rotation.current(now, threshold, exclude=suspended)
+        unusable = {p.name for p in config.providers[name] if p.unusable}
+        current = rotation.current(now, threshold, exclude=suspended | unusable)
         providers = tuple(
             ProviderStatus(
                 name=provider.name,
@@ -77,6 +80,7 @@ def build_status(
                 successes=rotation.successes.get(provider.name, 0),
                 failures=rotation.failures.get(provider.name, 0),
                 suspended=provider.name in suspended,
+                unusable=provider.unusable,
                 **_headroom(rotation, provider.name, threshold, now),
             )
             for provider in config.providers[name]

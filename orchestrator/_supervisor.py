@@ -341,7 +341,8 @@ class Supervisor:
         run.seen[backend] = view.rotation
         near_limit = self.config.backend(backend).rotate_at_utilization
         out = view.rotation.suspended_now(self._fingerprints[backend])
-        choice = view.rotation.select(now, exclude=tried | out, near_limit=near_limit)
+        unusable = {p.name for p in self.config.providers[backend] if p.unusable}
+        choice = view.rotation.select(now, exclude=tried | out | unusable, near_limit=near_limit)
         # Everything left is cooling: the next backend first; the job waits
         # for a reset only once every backend is cooling (``_wait_for_a_reset``).
         return None if isinstance(choice, WaitUntil) else choice

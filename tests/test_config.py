@@ -436,6 +436,23 @@ def test_every_unset_variable_is_named_in_one_run(write_config: WriteConfig) -> 
     ]
 
 
+def test_a_provider_with_an_unset_variable_is_unusable_not_fatal(
+    write_config: WriteConfig,
+) -> None:
+    directory = write_config(
+        '[backends.qwen]\nproviders = ["a", "b"]\n',
+        '[qwen.a]\nOPENAI_API_KEY = "${KEY_A}"\n[qwen.b]\nOPENAI_API_KEY = "${KEY_B}"\n',
+    )
+    config = load_config(directory, environ={"KEY_B": "sk-b"})
+    a, b = config.providers_for("qwen")
+    assert (a.unusable, b.unusable) == ("KEY_A not set", None)
+    assert any(
+        "provider unusable: KEY_A not set; it is skipped until set" in str(w)
+        and "[qwen.a]" in str(w)
+        for w in config.warnings
+    )
+
+
 def test_config_dir_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """ORCHESTRATOR_CONFIG_DIR overrides ~/.auto-coder; ~/.auto-coder is the default."""
     assert default_config_dir({CONFIG_DIR_VARIABLE: str(tmp_path)}) == tmp_path

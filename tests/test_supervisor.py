@@ -306,6 +306,34 @@ async def test_a_jobs_model_is_not_handed_to_a_fallback_cli_of_another_kind(
     assert "field 'models': no backend 'gemeni'" in (unknown.error or "")
 
 
+async def test_unusable_providers_are_skipped_and_never_block_a_job(
+    write_config: WriteConfig,
+) -> None:
+    """A provider whose ${VAR} is unset is skipped; a fallback backend whose only provider
+    is unusable does not stop a job on the first backend; status says why."""
+    from orchestrator._status import build_status
+
+    directory = write_config(
+        backend("agent", ["broken", "good"])
+        + backend("spare", ["gone"])
+        + '[message_backend]\ndefault = "agent"\norder = ["agent", "spare"]\n',
+        provider("agent", "broken", API_KEY="${UNSET_KEY}")
+        + provider("agent", "good")
+        + provider("spare", "gone", API_KEY="${ALSO_UNSET}"),
+    )
+    sup, _ = supervisor(directory)
+    result = await sup.run_job(Job(prompt="x"))
+    assert (result.status, result.provider) == ("succeeded", "good")
+    assert [a.provider for a in result.attempts] == ["good"]
+    status = build_status(sup.config, sup.config.new_rotations(), (None, None, None), 0.0)
+    broken = status.backends[0].providers[0]
+    assert (broken.name, broken.unusable, broken.current) == ("broken", "UNSET_KEY not set", False)
+    assert status.backends[0].providers[1].current
+    from orchestrator.cli._state_commands import _status_row
+
+    assert "unusable: UNSET_KEY not set" in _status_row(1, broken)
+
+
 async def test_secrets_stay_out_of_results(write_config: WriteConfig) -> None:
     """A CLI echoing its key in an error leaves only *** in the result."""
     directory = write_config(

@@ -134,6 +134,8 @@ def _describe_provider(
 ) -> Iterator[str]:
     description = f"  {provider.description}" if provider.description else ""
     yield f"  {position}. {provider.name}{description}"
+    if provider.unusable:
+        yield f"     unusable: {provider.unusable} (skipped by every job until set)"
     if provider.command:
         yield f"     command: {' '.join([provider.command, *provider.args])}"
     else:

@@ -205,6 +205,8 @@ def _status_row(position: int, provider: ProviderStatus) -> tuple[str, ...]:
     left = f"{provider.cooldown_left:.0f} s" if provider.cooldown_left else ""
     if provider.suspended:
         left = "out: credentials refused"
+    if provider.unusable:
+        left = f"unusable: {provider.unusable}"
     return (
         str(position),
         provider.name,
