@@ -33,8 +33,8 @@ import json
 import secrets
 import time
 import urllib.parse
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -79,6 +79,8 @@ HOP_BY_HOP = frozenset(
 NOT_FORWARDED = HOP_BY_HOP | {"host", "accept-encoding"}
 #: Error bodies kept to judge them; answers are only scanned line by line.
 ERROR_BODY_LIMIT = 64 * 1024
+#: The largest request body forwarded (a long context is a few MB).
+REQUEST_BODY_LIMIT = 64 * 1024 * 1024
 #: Seconds to reach a provider, and the longest a provider may go silent mid-answer.
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 600.0
@@ -277,7 +279,6 @@ class Sentinel:
     ) -> None:
         import httpx
 
-        counts = ticket.new_request()
         url = f"{ticket.upstream}/{rest}" if rest else ticket.upstream
         headers = [
             (name.decode("latin-1"), value.decode("latin-1"))
@@ -286,11 +287,19 @@ class Sentinel:
         ]
         # Uncompressed answers, so that their usage and errors can be read.
         headers.append(("accept-encoding", "identity"))
+        # The body is read whole (bounded) before it is sent: a request body streamed
+        # through an async generator would be left unfinished, and only collected by
+        # the garbage collector, whenever the attempt ends while it is being sent.
+        body = await _read_body(connection, stream)
+        if body is None:
+            await _send_simple(connection, stream, 413, b'{"error":"request body too large"}')
+            return
+        counts = ticket.new_request()
         upstream_request = self._client.build_request(
             request.method.decode("ascii"),
             url,
             headers=headers,
-            content=_body(connection, stream),
+            content=body,
         )
         try:
             response = await self._client.send(upstream_request, stream=True)
@@ -506,7 +515,7 @@ async def _next_event(connection: h11.Connection, stream: SocketStream) -> Any:
         connection.receive_data(data)
 
 
-async def _body(connection: h11.Connection, stream: SocketStream) -> AsyncIterator[bytes]:
+async def _body(connection: h11.Connection, stream: SocketStream) -> AsyncGenerator[bytes, None]:
     """The request body as it arrives, for httpx to stream upstream."""
     import h11
 
@@ -518,9 +527,26 @@ async def _body(connection: h11.Connection, stream: SocketStream) -> AsyncIterat
             return
 
 
+async def _read_body(connection: h11.Connection, stream: SocketStream) -> bytes | None:
+    """The whole request body; None (the rest drained) past ``REQUEST_BODY_LIMIT``."""
+    parts: list[bytes] = []
+    size = 0
+    async with aclosing(_body(connection, stream)) as chunks:
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > REQUEST_BODY_LIMIT:
+                break
+            parts.append(chunk)
+    if size > REQUEST_BODY_LIMIT:
+        await _drain_body(connection, stream)
+        return None
+    return b"".join(parts)
+
+
 async def _drain_body(connection: h11.Connection, stream: SocketStream) -> None:
-    async for _ in _body(connection, stream):
-        pass
+    async with aclosing(_body(connection, stream)) as chunks:
+        async for _ in chunks:
+            pass
 
 
 async def _send_simple(

@@ -393,3 +393,15 @@ async def test_a_provider_silent_past_the_read_timeout_is_a_504() -> None:
         group.cancel_scope.cancel()
     assert answers == [504]
     assert provider.open == 0
+
+
+async def test_a_request_body_past_the_limit_is_refused(
+    sentinel: Sentinel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("orchestrator._sentinel.REQUEST_BODY_LIMIT", 1000)
+    with MockApi("openai-chat", "answer", "ok") as api:
+        async with httpx.AsyncClient() as client, sentinel.ticket(api.origin) as ticket:
+            small = await client.post(f"{ticket.url}/chat/completions", json=chat("hi"))
+            large = await client.post(f"{ticket.url}/chat/completions", json=chat("x" * 5000))
+    assert (small.status_code, large.status_code) == (200, 413)
+    assert ticket.requests == 1  # the large one never left
