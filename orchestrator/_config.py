@@ -173,6 +173,7 @@ def load_config(
         if any(p.env for providers in tables.values() for p in providers.values()):
             warnings.extend(_permission_warnings(metadata_path))
         warnings.extend(_misspelled_options(tables, metadata_path))
+        warnings.extend(_empty_credentials(tables, metadata_path))
 
     llm = _with_implicit_backends(llm, llm_path, warnings)
     _check_adapters(llm, llm_path)
@@ -443,6 +444,25 @@ PROVIDER_KEYS = (
     "sentinel_env",
     "secrets",
 )
+
+
+def _empty_credentials(tables: ProviderTables, file: Path) -> list[ConfigWarning]:
+    """An empty key (often ``${VAR}`` set to nothing) passes loading but fails every
+    request: say so before a job finds out (unusable providers are reported already)."""
+    return [
+        ConfigWarning(
+            "credential setting is empty (is its ${VAR} set to nothing?): the CLI gets an "
+            "empty key",
+            file=file,
+            table=f"{backend}.{name}",
+            key=key,
+        )
+        for backend, providers in tables.items()
+        for name, provider in providers.items()
+        if provider.unusable is None
+        for key, value in provider.env.items()
+        if value == "" and provider.is_secret(key)
+    ]
 
 
 def _misspelled_options(tables: ProviderTables, file: Path) -> list[ConfigWarning]:

@@ -453,6 +453,18 @@ def test_a_provider_with_an_unset_variable_is_unusable_not_fatal(
     )
 
 
+def test_an_empty_credential_is_a_warning(write_config: WriteConfig) -> None:
+    directory = write_config(
+        '[backends.qwen]\nproviders = ["a"]\n',
+        '[qwen.a]\nOPENAI_API_KEY = "${KEY_A}"\nOPENAI_BASE_URL = ""\n',
+    )
+    found = [m for m in messages(directory, KEY_A="") if "credential setting is empty" in m]
+    assert len(found) == 1
+    assert "[qwen.a]" in found[0]
+    assert "OPENAI_API_KEY" in found[0]
+    assert not [m for m in messages(directory, KEY_A="sk-x") if "is empty" in m]
+
+
 def test_config_dir_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """ORCHESTRATOR_CONFIG_DIR overrides ~/.auto-coder; ~/.auto-coder is the default."""
     assert default_config_dir({CONFIG_DIR_VARIABLE: str(tmp_path)}) == tmp_path
