@@ -112,11 +112,11 @@ class Child:
         return await end_orphans(cls._running, cls._leaders, 0 if cls._hurried else grace)
 
     @classmethod
-    async def end_escaped_forever(cls, interval: float = ORPHAN_SWEEP_INTERVAL) -> None:
-        """Every ``interval`` seconds, end the adopted descendants of attempts that are
-        over: a sweep costs a look at /proc, so it is not done per attempt."""
+    async def end_escaped_forever(cls) -> None:
+        """Every ``ORPHAN_SWEEP_INTERVAL`` seconds, end the adopted descendants of attempts
+        that are over: a sweep costs a look at /proc, so it is not done per attempt."""
         while True:
-            await anyio.sleep(interval)
+            await anyio.sleep(ORPHAN_SWEEP_INTERVAL)
             await cls.end_escaped()
 
     @property

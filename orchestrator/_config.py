@@ -15,7 +15,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._diagnostics import ConfigWarning
 from ._errors import (
@@ -113,6 +113,10 @@ class OrchestratorConfig:
         """``{backend: max_cooldown_seconds}``: the cap on any saved or announced cooldown."""
         return {name: backend.max_cooldown_seconds for name, backend in self.backends.items()}
 
+    def unusable(self, backend: str) -> frozenset[str]:
+        """The backend's providers that cannot be used as configured (an unset variable)."""
+        return frozenset(p.name for p in self.providers[backend] if p.unusable)
+
     def fingerprints(self, backend: str) -> dict[str, str]:
         """``{provider: ProviderConfig.fingerprint}`` for the backend's providers."""
         return {provider.name: provider.fingerprint for provider in self.providers[backend]}
@@ -190,8 +194,15 @@ def load_config(
     )
 
 
-#: ``{(backend, provider): the error for its first unset variable}``.
-UnsetByProvider = dict[tuple[str, str], UnsetVariableError]
+class _Unset(NamedTuple):
+    """A provider table's unset variables: the error naming the first, and all names."""
+
+    error: UnsetVariableError
+    variables: tuple[str, ...]
+
+
+#: ``{(backend, provider): its unset variables}``.
+UnsetByProvider = dict[tuple[str, str], _Unset]
 
 
 def _expanded_providers(
@@ -211,9 +222,9 @@ def _expanded_providers(
             try:
                 expanded[backend][name] = _expanded(one, environ, file)[backend][name]
             except UnsetVariableError as exc:
-                missing = {variable: "" for _, variable in unset_references(one, environ)}
-                unset[(backend, name)] = exc
-                blanked = _expanded(one, {**environ, **missing}, file)
+                names = tuple(dict.fromkeys(v for _, v in unset_references(one, environ)))
+                unset[(backend, name)] = _Unset(exc, names)
+                blanked = _expanded(one, {**environ, **dict.fromkeys(names, "")}, file)
                 expanded[backend][name] = blanked[backend][name]
     return expanded, unset
 
@@ -221,9 +232,8 @@ def _expanded_providers(
 def _mark_unusable(
     tables: ProviderTables, unset: UnsetByProvider, file: Path, warnings: list[ConfigWarning]
 ) -> ProviderTables:
-    for (backend, name), error in unset.items():
-        variables = [error.variable, *(other.split(" ", 1)[0] for other in error.also)]
-        reason = f"{', '.join(variables)} not set"
+    for (backend, name), missing in unset.items():
+        reason = f"{', '.join(missing.variables)} not set"
         provider = tables[backend][name]
         tables[backend][name] = provider.model_copy(update={"unusable": reason})
         warnings.append(
@@ -248,7 +258,7 @@ def _require_a_usable_way(
         not providers[name] or any(p.unusable is None for p in providers[name]) for name in enabled
     )
     if not runnable:  # the first unset variable, then every other one, in one error
-        first, *others = unset.values()
+        first, *others = (missing.error for missing in unset.values())
         also = [*first.also]
         for error in others:
             also += [f"{error.variable} not set (table [{error.table}], key '{error.key}')"]

@@ -154,6 +154,7 @@ class Orchestrator:
         self._workers_left = 0
         self._workers_done: anyio.Event | None = None
         self._save_failing = False
+        self._failed_sinks: set[int] = set()  # by id: a user's sink need not be hashable
 
     @classmethod
     def from_config_dir(cls, config_dir: Path | str | None = None, **options: Any) -> Orchestrator:
@@ -169,11 +170,7 @@ class Orchestrator:
         return self._concurrency
 
     async def __aenter__(self) -> Orchestrator:
-        if self._store is not None and not self._try_own_state():
-            self.state_problems.append(
-                f"state file {self._store.path} is in use by process "
-                f"{self._store.owner_pid()}: starting from its saved state, not saving changes"
-            )
+        self._own_state()
         redis = await self._connect_redis()
         if self.supervisor.wants_sentinel:
             from ._sentinel import Sentinel
@@ -335,26 +332,42 @@ class Orchestrator:
                     try:
                         sink(event)
                     except Exception as exc:  # a sink's fault never stops the jobs
-                        _sink_failed(sink, exc)
+                        self._sink_failed(sink, exc)
         finally:
             try:
                 sink.close()
             except Exception as exc:
-                _sink_failed(sink, exc)
+                self._sink_failed(sink, exc)
 
-    def _try_own_state(self) -> bool:
-        """Own the state file; a directory that cannot be written is a problem, not a crash
-        (the jobs run, the state is not saved)."""
-        assert self._store is not None
+    def _sink_failed(self, sink: Sink, exc: Exception) -> None:
+        """Log a sink's first failure (one line, not one per event); it keeps being called."""
+        if id(sink) not in self._failed_sinks:  # sinks live as long as the orchestrator
+            self._failed_sinks.add(id(sink))
+            logger.error(
+                "a telemetry sink failed; its later failures are not logged",
+                sink=type(sink).__name__,
+                error=str(exc),
+            )
+
+    def _own_state(self) -> None:
+        """Own the state file if nobody else does; another owner, or a directory that
+        cannot be written, is a problem to report, not a crash (the state is not saved)."""
+        if self._store is None:
+            return
         try:
-            return self._store.try_own()
+            owned = self._store.try_own()
         except OSError as exc:
             self.state_problems.append(
                 f"cannot write beside the state file {self._store.path}: "
                 f"{exc.strerror or exc}; not saving changes"
             )
             self._store = None
-            return True
+            return
+        if not owned:
+            self.state_problems.append(
+                f"state file {self._store.path} is in use by process "
+                f"{self._store.owner_pid()}: starting from its saved state, not saving changes"
+            )
 
     async def _keep_state(self) -> None:
         """Apply manual requests from the shell, then save if anything changed."""
@@ -409,17 +422,3 @@ def _cancelled_result(job: Job, reason: str | None = None) -> JobResult:
         error=f"Error: job '{job.id}' was cancelled{because}",
         metadata=job.metadata,
     )
-
-
-def _sink_failed(sink: Sink, exc: Exception) -> None:
-    """Log a sink's first failure (one line, not one per event); it keeps being called."""
-    if id(sink) not in _FAILED_SINKS:
-        _FAILED_SINKS.add(id(sink))
-        logger.error(
-            "a telemetry sink failed; its later failures are not logged",
-            sink=type(sink).__name__,
-            error=str(exc),
-        )
-
-
-_FAILED_SINKS: set[int] = set()

@@ -50,8 +50,8 @@ class ProviderManager:
     def get_current_provider_name(self, backend: str) -> str | None:
         """The provider the next job starts on (unusable ones skipped); None in fallback
         mode."""
-        unusable = {p.name for p in self._config.providers_for(backend) if p.unusable}
-        return self.rotation(backend).current(self._clock(), exclude=unusable)
+        rotation = self.rotation(backend)  # an unknown backend: its error first
+        return rotation.current(self._clock(), exclude=self._config.unusable(backend))
 
     def get_current_provider(self, backend: str) -> ProviderConfig | None:
         """The current provider's full definition; None in fallback mode."""

@@ -64,8 +64,7 @@ def build_status(
         rotation = rotations[name]
         threshold = backend.rotate_at_utilization
         suspended = rotation.suspended_now(config.fingerprints(name))
-        unusable = {p.name for p in config.providers[name] if p.unusable}
-        current = rotation.current(now, threshold, exclude=suspended | unusable)
+        current = rotation.current(now, threshold, exclude=suspended | config.unusable(name))
         providers = tuple(
             ProviderStatus(
                 name=provider.name,

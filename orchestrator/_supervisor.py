@@ -185,6 +185,7 @@ class Supervisor:
         self._redact = Redactor(config.secret_values)
         self._sentinel_variables = sentinel_variables(config, self._adapters)
         self._fingerprints = {name: config.fingerprints(name) for name in config.providers}
+        self._unusable = {name: config.unusable(name) for name in config.providers}
         #: Set by the orchestrator (which owns it) when a provider asks for it.
         self.sentinel: Sentinel | None = None
 
@@ -341,8 +342,8 @@ class Supervisor:
         run.seen[backend] = view.rotation
         near_limit = self.config.backend(backend).rotate_at_utilization
         out = view.rotation.suspended_now(self._fingerprints[backend])
-        unusable = {p.name for p in self.config.providers[backend] if p.unusable}
-        choice = view.rotation.select(now, exclude=tried | out | unusable, near_limit=near_limit)
+        excluded = tried | out | self._unusable[backend]
+        choice = view.rotation.select(now, exclude=excluded, near_limit=near_limit)
         # Everything left is cooling: the next backend first; the job waits
         # for a reset only once every backend is cooling (``_wait_for_a_reset``).
         return None if isinstance(choice, WaitUntil) else choice

@@ -71,16 +71,7 @@ def test_an_escaped_helper_is_ended_only_by_a_subreaper(
         '[backends.agent]\nbackend_type = "generic"\nproviders = ["sh"]\n',
         f'[agent.sh]\ncommand = "/bin/sh"\nargs = ["-c", {json.dumps(script)}]\n',
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", LIBRARY_USER, str(pid_file), mode, str(config)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    assert completed.stdout.strip() == fate
+    assert in_own_process(LIBRARY_USER, str(pid_file), mode, str(config)) == fate
 
 
 #: Many short attempts while the orphan sweep runs all the time: no leader's exit status
@@ -92,7 +83,7 @@ BUSY_SUBREAPER = textwrap.dedent(
     from orchestrator import _child
 
     assert become_subreaper()
-    _child.Child.end_escaped_forever.__func__.__defaults__ = (0.0005,)
+    _child.ORPHAN_SWEEP_INTERVAL = 0.0005
 
     async def main():
         async with Orchestrator(load_config(sys.argv[1]), concurrency=8) as orchestrator:
@@ -113,8 +104,14 @@ def test_the_sweep_never_takes_an_attempts_exit_status(
         "usage_limit_cooldown_seconds = 0\n",
         '[agent.sh]\ncommand = "/bin/sh"\nargs = ["-c", "exit 3"]\n',
     )
+    assert in_own_process(BUSY_SUBREAPER, str(config)) == "[3]"
+
+
+def in_own_process(script: str, *args: str) -> str:
+    """Run ``script`` in a Python process of its own (being a subreaper is process-wide);
+    its stdout, once it has succeeded."""
     completed = subprocess.run(
-        [sys.executable, "-c", BUSY_SUBREAPER, str(config)],
+        [sys.executable, "-c", script, *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -122,4 +119,4 @@ def test_the_sweep_never_takes_an_attempts_exit_status(
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    assert completed.stdout.strip() == "[3]"
+    return completed.stdout.strip()
