@@ -9,6 +9,7 @@ returns an :class:`OrchestratorConfig` with the warnings it found.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import stat
@@ -38,6 +39,7 @@ from ._provider_metadata import ProviderConfig, ProviderTables, parse_provider_m
 from ._registry import available_adapter_names
 from ._rotation import ProviderRotation
 from ._toml import read_toml
+from ._toml_lines import line_in_file, line_of, text_of
 
 LLM_CONFIG_FILE = "llm_config.toml"
 PROVIDER_METADATA_FILE = "provider_metadata.toml"
@@ -141,9 +143,42 @@ def load_config(
             which is only read.
 
     Raises:
-        ConfigError: a subclass naming the file, table, key (and line, for
-            syntax errors) of the first problem found.
+        ConfigError: a subclass naming the file, table, key and line of the
+            first problem found.
     """
+    try:
+        config = _load_config(config_dir, environ)
+    except ConfigError as exc:
+        raise _with_line(exc) from None
+    return dataclasses.replace(config, warnings=_with_lines(config.warnings))
+
+
+def _with_line(error: ConfigError) -> ConfigError:
+    """The error, its line found from its table and key when the parser gave none."""
+    if error.line is None and error.file is not None and (error.key or error.table):
+        error.line = line_in_file(error.file, error.table, error.key)
+        error.args = (error._render(),)
+    return error
+
+
+def _with_lines(warnings: tuple[ConfigWarning, ...]) -> tuple[ConfigWarning, ...]:
+    texts: dict[Path, str | None] = {}
+    located = []
+    for warning in warnings:
+        if warning.file is not None and warning.line is None and (warning.key or warning.table):
+            if warning.file not in texts:
+                texts[warning.file] = text_of(warning.file)
+            text = texts[warning.file]
+            if text is not None:
+                line = line_of(text, warning.table, warning.key)
+                warning = dataclasses.replace(warning, line=line)
+        located.append(warning)
+    return tuple(located)
+
+
+def _load_config(
+    config_dir: Path | str | None, environ: Mapping[str, str] | None
+) -> OrchestratorConfig:
     environ = os.environ if environ is None else environ
     directory = (
         Path(config_dir).expanduser() if config_dir else default_config_dir(environ)

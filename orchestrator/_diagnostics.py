@@ -26,9 +26,10 @@ class ConfigWarning:
     file: Path | None = None
     table: str | None = None
     key: str | None = None
+    line: int | None = None
 
     def __str__(self) -> str:
-        where = _describe_location(self.file, self.table, self.key, None)
+        where = _describe_location(self.file, self.table, self.key, self.line)
         return f"Warning: {self.message}" + (f" ({where})" if where else "")
 
 

@@ -516,3 +516,20 @@ def test_limits_and_cooldown_keys(write_config: WriteConfig) -> None:
     with pytest.raises(ConfigValueError) as caught:
         load_config(write_config(QWEN, '[qwen.a]\nmax_concurrency = "2"\n[qwen.b]\n'), environ={})
     assert (caught.value.table, caught.value.key) == ("qwen.a", "max_concurrency")
+
+
+def test_errors_and_warnings_about_a_key_name_its_line(write_config: WriteConfig) -> None:
+    """README promises file, table, key and line: values checked after parsing have one too."""
+    directory = write_config('# models\n\n[backends.qwen]\nmodel = "m"\nprovders = ["a"]\n')
+    with pytest.raises(ConfigValueError) as caught:
+        load_config(directory, environ={})
+    assert caught.value.line == 5
+    assert f"{directory / 'llm_config.toml'}:5, table [backends.qwen], key 'provders'" in str(
+        caught.value
+    )
+    directory = write_config(
+        '[backends.qwen]\nproviders = ["a"]\n',
+        '[qwen.a]\ndescription = "x"\nsentinal = true\n',
+    )
+    (warning,) = [m for m in messages(directory) if "sentinal" in m]
+    assert f"{directory / 'provider_metadata.toml'}:3, table [qwen.a]" in warning

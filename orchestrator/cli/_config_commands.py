@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from typing import Annotated
 
 import typer
 
@@ -21,13 +23,25 @@ config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True
 REDACTED = "<redacted>"
 
 
+ProgramsOption = Annotated[
+    bool,
+    typer.Option(
+        "--programs/--no-programs",
+        help="Look for each provider's program on the PATH its child would get "
+        "(--no-programs: checking a config meant for another machine).",
+    ),
+]
+
+
 @config_app.command("check")
-def check_command(config_dir: ConfigDirOption = None) -> None:
+def check_command(config_dir: ConfigDirOption = None, programs: ProgramsOption = True) -> None:
     """Validate the config and list each backend's providers in rotation order.
 
-    Exit 0 when both files load (warnings go to stderr), 2 with the error otherwise.
-    Credential settings are never shown; others (base URLs, models) are, with any
-    credential inside a URL masked.
+    Everything run would trip on is listed at once, on stderr: errors in the files
+    (exit 2, nothing else shown), then programs not found and extras not installed
+    (exit 2 after the listing). Warnings do not change the exit code. Credential
+    settings are never shown; others (base URLs, models) are, with any credential
+    inside a URL masked.
     """
     config = load_config(config_dir)
     for warning in config.warnings:
@@ -35,12 +49,53 @@ def check_command(config_dir: ConfigDirOption = None) -> None:
     print("\n".join(describe_config(config)))
     for unwatched in unwatched_limits(config):
         print(unwatched, file=sys.stderr)
-    for missing in missing_programs(config):
-        print(missing, file=sys.stderr)
+    problems = [*(missing_programs(config) if programs else ()), *missing_extras(config)]
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+        print(f"config check: {count} that run would trip on", file=sys.stderr)
+        raise typer.Exit(2)
+
+
+def missing_extras(
+    config: OrchestratorConfig, installed: Callable[[str], bool] | None = None
+) -> Iterator[str]:
+    """An error per optional library the config needs and this Python lacks."""
+    installed = installed or _importable
+    telemetry = config.telemetry
+    if telemetry.prometheus_port is not None and not installed("prometheus_client"):
+        yield (
+            "Error: [telemetry] prometheus_port needs prometheus-client: "
+            "pip install 'provider-orchestrator[prometheus]'"
+        )
+    if telemetry.opentelemetry and not installed("opentelemetry"):
+        yield (
+            "Error: [telemetry] opentelemetry needs opentelemetry-api: "
+            "pip install 'provider-orchestrator[otel]'"
+        )
+    adapters = {name: load_adapter(backend.adapter) for name, backend in config.backends.items()}
+    watched = sentinel_variables(config, adapters)
+    lacking = [module for module in ("httpx", "h11") if not installed(module)]
+    if watched and lacking:
+        backend, provider = next(iter(watched))
+        others = f" and {len(watched) - 1} more" if len(watched) > 1 else ""
+        yield (
+            f"Error: [{backend}.{provider}]{others} use the sentinel, "
+            f"which needs {' and '.join(lacking)}: reinstall provider-orchestrator "
+            "(pip install --force-reinstall provider-orchestrator), or set sentinel = false"
+        )
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def missing_programs(config: OrchestratorConfig) -> Iterator[str]:
-    """A warning per enabled provider (or fallback backend) whose program is not found,
+    """An error per enabled provider (or fallback backend) whose program is not found,
     on the PATH its child would get: run could not start it."""
     for name, backend in config.backends.items():
         if not backend.enabled:
@@ -54,7 +109,7 @@ def missing_programs(config: OrchestratorConfig) -> Iterator[str]:
             if shutil.which(program, path=path) is None:
                 where = f"{name}.{provider.name}" if provider else f"backends.{name}"
                 yield (
-                    f"Warning: [{where}]: program '{program}' not found"
+                    f"Error: [{where}]: program '{program}' not found"
                     f"{'' if os.sep in program else ' on PATH'}: run cannot start it "
                     "(install its CLI, or set 'command')"
                 )

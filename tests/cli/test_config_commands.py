@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from orchestrator._config import load_config
+from orchestrator.cli._config_commands import missing_extras
+
 from ..conftest import SPEC_EXAMPLE_DIR, WriteConfig
 
 
@@ -26,7 +29,7 @@ def test_check_lists_spec_providers_in_order(spec_environ: dict[str, str]) -> No
     """The spec's example passes: qwen's three providers in order, every key hidden, the
     endpoint and API version shown."""
     result = orchestrator(
-        "config", "check", "--config-dir", str(SPEC_EXAMPLE_DIR), env=spec_environ
+        "config", "check", "--no-programs", "--config-dir", str(SPEC_EXAMPLE_DIR), env=spec_environ
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -45,7 +48,7 @@ def test_check_lists_spec_providers_in_order(spec_environ: dict[str, str]) -> No
 def test_check_reads_config_dir_from_environment(spec_environ: dict[str, str]) -> None:
     """ORCHESTRATOR_CONFIG_DIR selects the directory when --config-dir is absent."""
     env = {**spec_environ, "ORCHESTRATOR_CONFIG_DIR": str(SPEC_EXAMPLE_DIR)}
-    result = orchestrator("config", "check", env=env)
+    result = orchestrator("config", "check", "--no-programs", env=env)
     assert result.returncode == 0, result.stderr
     assert "qwen-open-router" in result.stdout
 
@@ -56,7 +59,7 @@ def test_check_fails_with_exit_2_and_spec_message(write_config: WriteConfig) -> 
         '[backends.qwen]\nproviders = ["qwen-azure"]\n',
         '[qwen.qwen-azure]\nAZURE_ENDPOINT = "${AZURE_ENDPOINT_UNSET_FOR_TEST}"\n',
     )
-    result = orchestrator("config", "check", "--config-dir", str(directory))
+    result = orchestrator("config", "check", "--no-programs", "--config-dir", str(directory))
     assert result.returncode == 2
     assert result.stderr.startswith("Error: AZURE_ENDPOINT_UNSET_FOR_TEST not set (")
     assert result.stdout == ""
@@ -65,7 +68,7 @@ def test_check_fails_with_exit_2_and_spec_message(write_config: WriteConfig) -> 
 def test_check_prints_warnings_on_stderr(write_config: WriteConfig) -> None:
     """Warnings go to stderr and do not change the exit code."""
     directory = write_config('[backends.qwen]\nmodel = "m"\n', metadata=None)
-    result = orchestrator("config", "check", "--config-dir", str(directory))
+    result = orchestrator("config", "check", "--no-programs", "--config-dir", str(directory))
     assert result.returncode == 0
     assert "Warning: provider_metadata.toml not found" in result.stderr
     assert "fallback mode" in result.stdout
@@ -75,14 +78,14 @@ def test_check_warns_on_readable_secret_file(write_config: WriteConfig) -> None:
     """A provider file with secrets readable by others draws a chmod warning."""
     directory = write_config('[backends.qwen]\nproviders = ["a"]\n', '[qwen.a]\nKEY = "v"\n')
     (directory / "provider_metadata.toml").chmod(0o644)
-    result = orchestrator("config", "check", "--config-dir", str(directory))
+    result = orchestrator("config", "check", "--no-programs", "--config-dir", str(directory))
     assert result.returncode == 0
     assert "chmod 600" in result.stderr
 
 
 def test_usage_error_exits_2() -> None:
     """An unknown option is a usage error: exit 2."""
-    assert orchestrator("config", "check", "--bogus").returncode == 2
+    assert orchestrator("config", "check", "--no-programs", "--bogus").returncode == 2
 
 
 def test_migrate_command(tmp_path: Path) -> None:
@@ -121,7 +124,7 @@ def test_check_says_what_sees_each_providers_limits(write_config: WriteConfig) -
         '[qwen.silent]\nsentinel = false\nQWEN_DEBUG_LOG_FILE = "0"\n'
         '[claude.subscription]\nCLAUDE_CODE_OAUTH_TOKEN = "sk-ant-oat-x"\n',
     )
-    result = orchestrator("config", "check", "--config-dir", str(directory))
+    result = orchestrator("config", "check", "--no-programs", "--config-dir", str(directory))
     assert result.returncode == 0, result.stderr
     seen_by = [line.strip() for line in result.stdout.splitlines() if "limits seen by" in line]
     assert seen_by[0].startswith("limits seen by: the sentinel")
@@ -144,7 +147,7 @@ def test_check_masks_credentials_inside_urls_and_listed_secrets(write_config: Wr
         'GOOGLE_GEMINI_BASE_URL = "https://gw.example/v1beta?key=AIzaQUERYKEY123"\n'
         'HTTPS_PROXY = "http://bob:pa55w0rd@proxy.example:3128"\n',
     )
-    result = orchestrator("config", "check", "--config-dir", str(directory))
+    result = orchestrator("config", "check", "--no-programs", "--config-dir", str(directory))
     assert result.returncode == 0, result.stderr
     assert "env: GOOGLE_GEMINI_BASE_URL=https://gw.example/v1beta?key=***" in result.stdout
     assert "env: HTTPS_PROXY=http://***@proxy.example:3128" in result.stdout
@@ -156,21 +159,60 @@ def test_check_masks_credentials_inside_urls_and_listed_secrets(write_config: Wr
 def test_secrets_must_list_setting_names(write_config: WriteConfig) -> None:
     """secrets = "X" (not a list of names) is a config error naming the key."""
     directory = write_config('[backends.qwen]\nproviders = ["p"]\n', '[qwen.p]\nsecrets = "X"\n')
-    result = orchestrator("config", "check", "--config-dir", str(directory))
+    result = orchestrator("config", "check", "--no-programs", "--config-dir", str(directory))
     assert result.returncode == 2
     assert "key 'secrets'" in result.stderr
 
 
-def test_check_names_every_program_run_could_not_start(write_config: WriteConfig) -> None:
-    """Per provider, the program it would run: a missing one is named, with where."""
+def test_check_lists_everything_run_would_trip_on_in_one_run(
+    write_config: WriteConfig,
+) -> None:
+    """A missing program, an empty key, a misspelled `sentinel` and three unset variables:
+    one `config check` names them all and exits 2; a present program is not named."""
     directory = write_config(
-        '[backends.agent]\nbackend_type = "generic"\nproviders = ["gone", "here"]\n',
-        '[agent.gone]\ncommand = "/nonexistent/agent"\n[agent.here]\ncommand = "sh"\n',
+        '[backends.agent]\nbackend_type = "generic"\nproviders = ["gone", "here", "unset"]\n',
+        '[agent.gone]\ncommand = "/nonexistent/agent"\n'
+        '[agent.here]\ncommand = "sh"\nAGENT_KEY = "${EMPTY_FOR_TEST}"\nsentinal = true\n'
+        '[agent.unset]\ncommand = "sh"\nA = "${UNSET_ONE}"\nB = "${UNSET_TWO}"\n'
+        'C = "${UNSET_THREE}"\n',
     )
-    result = orchestrator("config", "check", "--config-dir", str(directory))
-    assert result.returncode == 0
-    assert (
-        "Warning: [agent.gone]: program '/nonexistent/agent' not found: run cannot start it"
-        in result.stderr
+    result = orchestrator(
+        "config", "check", "--config-dir", str(directory), env={"EMPTY_FOR_TEST": ""}
     )
-    assert "[agent.here]" not in result.stderr
+    assert result.returncode == 2, result.stderr
+    err = result.stderr
+    assert "Error: [agent.gone]: program '/nonexistent/agent' not found: run cannot start it" in err
+    assert "program 'sh'" not in err
+    assert "AGENT_KEY" in err
+    assert "empty" in err
+    assert "did you mean 'sentinel'?" in err
+    for variable in ("UNSET_ONE", "UNSET_TWO", "UNSET_THREE"):
+        assert variable in err
+    assert err.rstrip().endswith("config check: 1 problem that run would trip on")
+    assert "1. gone" in result.stdout  # the listing is still shown
+
+
+def test_check_without_programs_skips_the_path_lookup(write_config: WriteConfig) -> None:
+    directory = write_config(
+        '[backends.agent]\nbackend_type = "generic"\nproviders = ["gone"]\n',
+        '[agent.gone]\ncommand = "/nonexistent/agent"\n',
+    )
+    result = orchestrator("config", "check", "--no-programs", "--config-dir", str(directory))
+    assert result.returncode == 0, result.stderr
+    assert "not found" not in result.stderr
+
+
+def test_check_names_extras_the_config_needs_and_python_lacks(write_config: WriteConfig) -> None:
+    directory = write_config(
+        '[backends.qwen]\nproviders = ["a", "b"]\n'
+        "[telemetry]\nprometheus_port = 0\nopentelemetry = true\n",
+        '[qwen.a]\nOPENAI_BASE_URL = "http://127.0.0.1:9/v1"\nsentinel = true\n'
+        '[qwen.b]\nOPENAI_BASE_URL = "http://127.0.0.1:9/v1"\nsentinel = true\n',
+    )
+    config = load_config(directory, environ={})
+    assert list(missing_extras(config)) == []  # the test extra installs all of them
+    lacking = list(missing_extras(config, installed=lambda module: module == "httpx"))
+    assert len(lacking) == 3
+    assert "provider-orchestrator[prometheus]" in lacking[0]
+    assert "provider-orchestrator[otel]" in lacking[1]
+    assert lacking[2].startswith("Error: [qwen.a] and 1 more use the sentinel, which needs h11")
