@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ class MigrationResult:
     target: Path
     written: bool
     backup: Path | None
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def migrate(
@@ -73,11 +74,15 @@ def migrate(
     text = tomli_w.dumps(merged)
     _validate(text, target)
     if dry_run:
-        return MigrationResult(text, tuple(providers), target, written=False, backup=None)
+        return MigrationResult(
+            text, tuple(providers), target, written=False, backup=None, tables=providers
+        )
     backup = _backup(target) if target.exists() else None
     target.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(target, text.encode("utf-8"), mode=0o600)
-    return MigrationResult(text, tuple(providers), target, written=True, backup=backup)
+    return MigrationResult(
+        text, tuple(providers), target, written=True, backup=backup, tables=providers
+    )
 
 
 def convert(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -144,3 +149,37 @@ def _backup(target: Path) -> Path:
         counter += 1
     shutil.copy2(target, backup)
     return backup
+
+
+def still_needed(llm_config: Path, result: MigrationResult) -> list[str]:
+    """The ``llm_config.toml`` lines the migrated providers still need to be used.
+
+    The old file's providers were qwen's by definition; the new layout runs a provider
+    only when ``[backends.qwen]`` lists it, and the qwen CLI reads ``OPENAI_*`` only
+    with ``--auth-type openai``. Lines already present are not repeated.
+    """
+    try:
+        backend = read_toml(llm_config).get("backends", {}).get(BACKEND, {})
+    except ConfigError:
+        backend = {}
+    backend = backend if isinstance(backend, dict) else {}
+    listed = backend.get("providers", [])
+    listed = [name for name in listed if isinstance(name, str)] if isinstance(listed, list) else []
+    lines = []
+    missing = [name for name in result.providers if name not in listed]
+    if missing:
+        lines.append(f"providers = {_toml_list([*listed, *missing])}")
+    options = backend.get("options", [])
+    options = options if isinstance(options, list) else []
+    uses_openai = any(
+        variable in table
+        for table in result.tables.values()
+        for variable in QWEN_VARIABLES.values()
+    )
+    if uses_openai and "--auth-type" not in options:
+        lines.append(f"options = {_toml_list([*options, '--auth-type', 'openai'])}")
+    return [f"[backends.{BACKEND}]", *lines] if lines else []
+
+
+def _toml_list(items: list[Any]) -> str:
+    return "[" + ", ".join(tomli_w.dumps({"v": item})[4:].strip() for item in items) + "]"

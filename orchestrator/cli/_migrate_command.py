@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from .._config import PROVIDER_METADATA_FILE, default_config_dir
-from .._migrate import migrate
+from .._config import LLM_CONFIG_FILE, PROVIDER_METADATA_FILE, default_config_dir
+from .._migrate import migrate, still_needed
 from ._config_commands import REDACTED
 from ._options import ConfigDirOption
 
@@ -30,7 +30,8 @@ def migrate_command(
     ] = False,
 ) -> None:
     """Migrate the old qwen-only provider file into [qwen.<name>] tables, keeping every key."""
-    target = output or (config_dir or default_config_dir()) / PROVIDER_METADATA_FILE
+    directory = config_dir or default_config_dir()
+    target = output or directory / PROVIDER_METADATA_FILE
     result = migrate(source, target, force=force, dry_run=dry_run)
     if dry_run:
         print(hide_settings(result.text), end="")
@@ -38,13 +39,21 @@ def migrate_command(
             "(values of UPPERCASE settings are hidden; without --dry-run they are written)",
             file=sys.stderr,
         )
-        return
-    print(
-        f"Migrated {len(result.providers)} provider(s) to {result.target}: "
-        f"{', '.join(result.providers)}"
-    )
-    if result.backup is not None:
-        print(f"Previous file kept as {result.backup}")
+    else:
+        print(
+            f"Migrated {len(result.providers)} provider(s) to {result.target}: "
+            f"{', '.join(result.providers)}"
+        )
+        if result.backup is not None:
+            print(f"Previous file kept as {result.backup}")
+    llm_config = (directory if output is None else target.parent) / LLM_CONFIG_FILE
+    needed = still_needed(llm_config, result)
+    if needed:
+        print(
+            f"To run them, {llm_config} still needs (merge into its [backends.qwen] table):",
+            file=sys.stderr,
+        )
+        print("\n".join(f"  {line}" for line in needed), file=sys.stderr)
 
 
 #: ``name = "value"`` lines, as tomli-w writes them.

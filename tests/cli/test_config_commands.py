@@ -113,6 +113,31 @@ def test_migrate_command(tmp_path: Path) -> None:
     assert "Previous file kept as" in forced.stdout
 
 
+def test_migrate_prints_the_llm_config_lines_still_needed(tmp_path: Path) -> None:
+    """The migrated providers run only once [backends.qwen] lists them, with the auth type
+    that makes qwen read OPENAI_*: migrate says so, and only what is missing."""
+    source = tmp_path / "qwen-providers.toml"
+    source.write_text('[ms]\napi_key = "sk-secret-key"\n[ref]\napi_key = "${REF_KEY}"\n')
+    config_dir = tmp_path / "conf"
+    first = orchestrator("migrate", str(source), "--config-dir", str(config_dir))
+    assert first.returncode == 0, first.stderr
+    assert f"{config_dir / 'llm_config.toml'} still needs" in first.stderr
+    assert '  [backends.qwen]\n  providers = ["ms", "ref"]\n' in first.stderr
+    assert '  options = ["--auth-type", "openai"]' in first.stderr
+    (config_dir / "llm_config.toml").write_text(
+        '[backends.qwen]\nproviders = ["old", "ms"]\noptions = ["--auth-type", "openai"]\n'
+    )
+    again = orchestrator("migrate", str(source), "--config-dir", str(config_dir), "--force")
+    assert again.returncode == 0, again.stderr
+    assert 'providers = ["old", "ms", "ref"]' in again.stderr
+    assert "options" not in again.stderr
+    (config_dir / "llm_config.toml").write_text(
+        '[backends.qwen]\nproviders = ["ms", "ref"]\noptions = ["--auth-type", "openai"]\n'
+    )
+    done = orchestrator("migrate", str(source), "--config-dir", str(config_dir), "--force")
+    assert "still needs" not in done.stderr
+
+
 def test_check_says_what_sees_each_providers_limits(write_config: WriteConfig) -> None:
     """Per provider: the sentinel, or the CLI's own signal; a silent one gets a warning."""
     directory = write_config(
