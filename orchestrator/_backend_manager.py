@@ -15,6 +15,7 @@ from typing import Any
 
 from ._config import OrchestratorConfig, load_config
 from ._provider_manager import Clock, ProviderManager
+from ._state_store import default_state_file
 
 ClientFactory = Callable[[], Any]
 
@@ -31,6 +32,8 @@ class BackendManager:
         factories: ``{backend: callable}`` building a backend's client on
             first use.
         clock: wall-clock seconds for cooldowns.
+        state_file: the rotation state shared with ``run``, ``worker`` and
+            ``status``; None keeps it in this object only.
     """
 
     def __init__(
@@ -41,9 +44,10 @@ class BackendManager:
         default_client: Any = None,
         factories: Mapping[str, ClientFactory] | None = None,
         clock: Clock = time.time,
+        state_file: Path | None = None,
     ) -> None:
         self.config = config
-        self.provider_manager = ProviderManager(config, clock)
+        self.provider_manager = ProviderManager(config, clock, state_file)
         self.default_backend = config.backend(
             default_backend or config.message_backend.default or ""
         ).name
@@ -53,7 +57,6 @@ class BackendManager:
         self._clients: dict[str, Any] = {}
         if default_client is not None:
             self._clients[self.default_backend] = default_client
-        self._last: tuple[str | None, str | None, str | None] = (None, None, None)
 
     def get_client(self, backend: str | None = None) -> Any:
         """The client of ``backend`` (default backend if None), built once by its factory.
@@ -71,12 +74,12 @@ class BackendManager:
 
     def record_use(self, backend: str, provider: str | None, model: str | None) -> None:
         """Remember what ran last; the provider also becomes the backend's last used."""
-        self.provider_manager.mark_provider_used(backend, provider)
-        self._last = (backend, provider, model)
+        self.provider_manager.record_use(backend, provider, model)
 
     def get_last_backend_provider_and_model(self) -> tuple[str | None, str | None, str | None]:
-        """``(backend, provider, model)`` of the last run; all None before any."""
-        return self._last
+        """``(backend, provider, model)`` of the last run, recorded here or by the command
+        line in the shared state file, whichever is newer; all None before any."""
+        return self.provider_manager.last
 
 
 _manager: BackendManager | None = None
@@ -90,12 +93,18 @@ def get_llm_backend_manager(
     *,
     config_dir: Path | str | None = None,
     force_reinitialize: bool = False,
+    state_file: Path | str | None = None,
+    shared_state: bool = True,
 ) -> BackendManager:
     """The process-wide BackendManager, created from the config directory on first call.
 
     Arguments apply when the manager is created (first call, or
     ``force_reinitialize=True``); later calls return the same manager, as the
-    spec's "Status Monitoring" example relies on.
+    spec's "Status Monitoring" example relies on. Its rotation state is the
+    command line's (``state_file``, default as ``run`` chooses it:
+    ``$ORCHESTRATOR_STATE_FILE`` or one file per config directory), so it sees
+    what ``run`` and ``worker`` did and they see its rotations;
+    ``shared_state=False`` keeps the state in memory.
 
     Raises:
         ConfigError: the configuration could not be loaded.
@@ -103,11 +112,16 @@ def get_llm_backend_manager(
     global _manager
     with _manager_lock:
         if _manager is None or force_reinitialize:
+            config = load_config(config_dir)
+            path = None
+            if shared_state:
+                path = Path(state_file) if state_file else default_state_file(config.config_dir)
             _manager = BackendManager(
-                load_config(config_dir),
+                config,
                 default_backend=default_backend,
                 default_client=default_client,
                 factories=factories,
+                state_file=path,
             )
         return _manager
 

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
+import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +33,42 @@ from ._atomic import write_atomic
 from ._errors import OrchestratorError
 from ._rotation import ProviderRotation
 
+STATE_FILE_VARIABLE = "ORCHESTRATOR_STATE_FILE"
+
 Action = Literal["rotate", "reset"]
 ACTIONS: tuple[Action, ...] = ("rotate", "reset")
+
+
+def default_state_file(config_dir: Path, environ: Mapping[str, str] | None = None) -> Path:
+    """``$ORCHESTRATOR_STATE_FILE``, else the state file of this configuration.
+
+    That is ``$XDG_STATE_HOME/provider-orchestrator/<config dir name>-<hash>/
+    state.json``: two configurations that both name a backend ``qwen`` (and a
+    provider ``main``) are different accounts, and a limit on one must not
+    cool down the other. The single shared file of earlier versions is
+    copied in on first use, so no configuration loses its state. The command
+    line and :func:`orchestrator.get_llm_backend_manager` share it.
+    """
+    environ = os.environ if environ is None else environ
+    chosen = environ.get(STATE_FILE_VARIABLE)
+    if chosen:
+        return Path(chosen).expanduser()
+    base = Path(environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    home = base / "provider-orchestrator"
+    where = config_dir.expanduser().resolve()
+    digest = hashlib.sha256(str(where).encode()).hexdigest()[:10]
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", where.name)[:40] or "config"
+    path = home / f"{name}-{digest}" / "state.json"
+    _copy_shared_state(home / "state.json", path)
+    return path
+
+
+def _copy_shared_state(shared: Path, path: Path) -> None:
+    """Start from the shared file of earlier versions (kept as it is), once."""
+    if path.exists() or not shared.is_file():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_atomic(path, shared.read_bytes())
 
 
 class StateInUseError(OrchestratorError):

@@ -17,6 +17,21 @@ SPEC_EXAMPLE_DIR = Path(__file__).parent.parent / "examples" / "spec"
 WriteConfig = Callable[..., Path]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Default state files (the CLI's and the spec manager's) go to a temporary
+    directory, never the user's ~/.local/state."""
+    saved = {name: os.environ.get(name) for name in ("XDG_STATE_HOME", "ORCHESTRATOR_STATE_FILE")}
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state-home"))
+    os.environ.pop("ORCHESTRATOR_STATE_FILE", None)
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture(autouse=True)
 def environ_unchanged() -> Iterator[None]:
     """Nothing the orchestrator does may write to os.environ: checked after every test."""

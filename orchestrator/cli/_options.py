@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
-import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from .._atomic import write_atomic
 from .._errors import UsageError
+from .._state_store import default_state_file
 
 ConfigDirOption = Annotated[
     Path | None,
@@ -41,32 +38,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON 
 
 
 def state_file_path(option: Path | None, config_dir: Path) -> Path:
-    """The state file: the option (or $ORCHESTRATOR_STATE_FILE), else one per configuration.
-
-    The default is ``$XDG_STATE_HOME/provider-orchestrator/<config dir name>-<hash>/
-    state.json``: two configurations that both name a backend ``qwen`` (and a
-    provider ``main``) are different accounts, and a limit on one must not
-    cool down the other. The single shared file of earlier versions is
-    copied in on first use, so no configuration loses its state.
-    """
-    if option is not None:
-        return option
-    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    home = base / "provider-orchestrator"
-    where = config_dir.expanduser().resolve()
-    digest = hashlib.sha256(str(where).encode()).hexdigest()[:10]
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", where.name)[:40] or "config"
-    path = home / f"{name}-{digest}" / "state.json"
-    _copy_shared_state(home / "state.json", path)
-    return path
-
-
-def _copy_shared_state(shared: Path, path: Path) -> None:
-    """Start from the shared file of earlier versions (kept as it is), once."""
-    if path.exists() or not shared.is_file():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    write_atomic(path, shared.read_bytes())
+    """The state file: the option (or $ORCHESTRATOR_STATE_FILE), else one per
+    configuration (:func:`orchestrator.default_state_file`)."""
+    return option if option is not None else default_state_file(config_dir)
 
 
 def event_log_path(state_file: Path) -> Path:

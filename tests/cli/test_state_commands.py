@@ -196,3 +196,51 @@ def test_the_shared_state_file_of_earlier_versions_is_copied_in(
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     assert shared.exists()  # kept for the other configurations
     assert state_file_path(tmp_path / "mine.json", tmp_path / "cfg") == tmp_path / "mine.json"
+
+
+def test_the_spec_manager_api_shares_the_command_lines_state(
+    configured: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`get_llm_backend_manager()` right after a CLI run sees its last provider and
+    cooldowns; its rotations are seen by `status`; while another process owns the file,
+    a rotation is handed to it as a request instead of being overwritten."""
+    from orchestrator import get_llm_backend_manager
+    from orchestrator._state_store import StateStore
+
+    assert configured("run", "--prompt", "x").returncode == 0
+    monkeypatch.setenv("ORCHESTRATOR_STATE_FILE", str(configured.state_file))
+    manager = get_llm_backend_manager(config_dir=configured.config_dir)
+    backend, provider, _ = manager.get_last_backend_provider_and_model()
+    assert (backend, provider) == ("agent", "spare")
+    providers = manager.provider_manager
+    assert providers.get_current_provider_name("agent") == "spare"  # busy cools down
+    providers.reset_provider_rotation("agent")
+    after_reset = status(configured)
+    assert current(after_reset) == "busy"
+    assert providers_of(after_reset)[0]["cooldown_left"] is None
+    assert providers.advance_to_next_provider("agent") is True
+    assert current(status(configured)) == "spare"
+    manager.record_use("agent", "third", "m-3")
+    assert status(configured)["last_backend"] == "agent"  # recorded here, kept as the newest
+    assert manager.get_last_backend_provider_and_model() == ("agent", "third", "m-3")
+
+    owner = StateStore(configured.state_file)
+    assert owner.try_own()
+    try:
+        assert providers.advance_to_next_provider("agent") is True
+        assert providers.get_current_provider_name("agent") == "third"  # seen here at once
+        assert [request.action for request in owner.take_requests()] == ["rotate"]
+    finally:
+        owner.release()
+
+
+def test_a_manager_without_shared_state_writes_nothing(
+    configured: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestrator import get_llm_backend_manager
+
+    monkeypatch.setenv("ORCHESTRATOR_STATE_FILE", str(configured.state_file))
+    manager = get_llm_backend_manager(config_dir=configured.config_dir, shared_state=False)
+    assert manager.provider_manager.advance_to_next_provider("agent") is True
+    assert not configured.state_file.exists()
+    assert current(status(configured)) == "busy"
