@@ -124,6 +124,7 @@ def test_progress_bar_on_a_terminal(configured: Cli, tmp_path: Path) -> None:
     for index in range(3):
         assert f"spare: task {index}" in text
     assert "\x1b[" in text  # the bar was drawn (and cleared)
+    assert " running" in text  # with the count of running jobs
 
 
 @pytest.mark.parametrize("how", ["prompt", "job file"])
