@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from orchestrator import TokenUsage
@@ -64,3 +65,32 @@ def result_message(stdout: str) -> ParsedOutput:
         session_id=session_id if isinstance(session_id, str) else None,
         usage=token_usage(value.get("usage")),
     )
+
+
+def json_events(stdout: str) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a one-event-per-line output, skipping other lines."""
+    for line in stdout.splitlines():
+        if line.startswith("{"):
+            event = loads_or_none(line)
+            if isinstance(event, dict):
+                yield event
+
+
+def assistant_spoke(stdout: str) -> bool:
+    """Claude's and qwen's stream-json: an ``assistant`` message from the model itself
+    (not claude's ``<synthetic>`` error message, not qwen's ``[API Error`` text)."""
+    for event in json_events(stdout):
+        if event.get("type") != "assistant" or event.get("error"):
+            continue
+        message = event.get("message")
+        if not isinstance(message, dict) or message.get("model") == "<synthetic>":
+            continue
+        for block in message.get("content") or []:
+            if not isinstance(block, dict):
+                continue
+            if block.get("type") == "tool_use":
+                return True
+            text = block.get("text")
+            if isinstance(text, str) and text.strip() and not text.startswith("[API Error"):
+                return True
+    return False

@@ -15,6 +15,10 @@ mock APIs, recorded in tests/fixtures/cli_output/):
   The event gives the exact reset; the text is the fallback.
 
 The final ``{"type":"result"}`` line is the answer.
+
+Sessions: ``--session-id UUID`` names each attempt's session up front;
+``--resume UUID`` continues it on another provider (the transcript carried to
+its ``CLAUDE_CONFIG_DIR`` when that differs).
 """
 
 from __future__ import annotations
@@ -23,14 +27,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orchestrator import AttemptOutcome, Classification, Headroom
+from orchestrator.resume import SessionStore
 
-from ._json import result_message
+from ._json import assistant_spoke, result_message
 from .generic import TRANSIENT_MARKERS, CliAdapter
 
 #: An ``api_retry`` line for a 429 (and the older assistant-message form).
 RATE_LIMIT_EVENT = '"error":"rate_limit"'
 #: An ``api_retry`` line for a 401 or 403.
 AUTH_FAILED_EVENT = '"error":"authentication_failed"'
+#: ``<CLAUDE_CONFIG_DIR or ~/.claude>/projects/<cwd, non-alphanumerics as ->/<session>.jsonl``
+#: (claude 2.1.197; ``--resume`` looks in the project of the cwd only).
+CLAUDE_SESSIONS = SessionStore(
+    (("CLAUDE_CONFIG_DIR", ""),), ".claude", "projects/*/{session}.jsonl"
+)
 #: Claude Code's own Bash tool may run 10 minutes without a word.
 IDLE_TIMEOUT = 660.0
 
@@ -109,4 +119,8 @@ ADAPTER = CliAdapter(
     line_headroom=claude_headroom,
     default_idle_timeout=IDLE_TIMEOUT,
     limit_signal="stream-json events on stdout (rate_limit_event, api_retry), at the first 429",
+    session_flag="--session-id",
+    resume_args=("--resume", "{session}"),
+    session_store=CLAUDE_SESSIONS,
+    progress=assistant_spoke,
 )

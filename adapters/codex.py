@@ -7,13 +7,18 @@
 codex 0.169 takes its base URL from its config (``-c model_providers...``),
 not from ``OPENAI_BASE_URL``, so it has no ``base_url_env``: the sentinel
 cannot be put in front of it through the environment.
+
+Sessions: codex names its thread itself (``thread.started``); a later attempt
+continues it with ``codex exec resume THREAD_ID``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ._json import loads_or_none, token_usage
+from orchestrator.resume import SessionStore
+
+from ._json import json_events, loads_or_none, token_usage
 from .generic import AUTH_MARKERS, CliAdapter, ParsedOutput, plain_text
 
 
@@ -60,6 +65,24 @@ def _error_text(event: dict[str, Any]) -> str:
     return str(event.get("message") or error or "error")
 
 
+#: ``<CODEX_HOME or ~/.codex>/sessions/YYYY/MM/DD/rollout-<time>-<thread id>.jsonl``
+#: (codex 0.169.0; ``exec resume ID`` finds it there, no index needed).
+CODEX_SESSIONS = SessionStore(
+    (("CODEX_HOME", ""),), ".codex", "sessions/*/*/*/rollout-*-{session}.jsonl"
+)
+
+
+def codex_progress(stdout: str) -> bool:
+    """A completed item (a message, a command, a tool call) that is not an error."""
+    for event in json_events(stdout):
+        item = event.get("item")
+        if event.get("type") != "item.completed" or not isinstance(item, dict):
+            continue
+        if item.get("type") != "error":
+            return True
+    return False
+
+
 ADAPTER = CliAdapter(
     name="codex",
     binary="codex",
@@ -81,4 +104,7 @@ ADAPTER = CliAdapter(
     parse=parse_codex,
     default_idle_timeout=900.0,
     limit_signal="its error events (usage-limit text with the reset time) when it gives up",
+    resume_args=("resume", "{session}"),
+    session_store=CODEX_SESSIONS,
+    progress=codex_progress,
 )

@@ -20,8 +20,9 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator import TokenUsage
+from orchestrator.resume import SessionStore
 
-from ._json import loads_or_none, token_usage
+from ._json import json_events, loads_or_none, token_usage
 from .generic import CliAdapter, ParsedOutput, plain_text
 
 
@@ -100,6 +101,27 @@ def _usage(stats: Any) -> TokenUsage | None:
     return TokenUsage(**totals) if any(totals.values()) else None
 
 
+#: ``<GEMINI_CLI_HOME or HOME>/.gemini/tmp/<project>/chats/session-<time>-<id[:8]>.jsonl``
+#: (gemini 0.61.0; ``<project>`` is the cwd's name, mapped in ``projects.json``).
+GEMINI_SESSIONS = SessionStore(
+    (("GEMINI_CLI_HOME", ".gemini"),),
+    ".gemini",
+    "tmp/*/chats/session-*-{short}.jsonl",
+    needs_id_inside=True,
+)
+
+
+def gemini_progress(stdout: str) -> bool:
+    """A tool call, or words from the assistant, in the stream-json events."""
+    for event in json_events(stdout):
+        kind = event.get("type")
+        if kind == "tool_use":
+            return True
+        if kind == "message" and event.get("role") == "assistant" and event.get("content"):
+            return True
+    return False
+
+
 ADAPTER = CliAdapter(
     name="gemini",
     binary="gemini",
@@ -119,4 +141,8 @@ ADAPTER = CliAdapter(
     base_url_env="GOOGLE_GEMINI_BASE_URL",
     default_idle_timeout=900.0,
     limit_signal="its retry lines on stderr (Attempt 1 failed ... 429), at the first 429",
+    session_flag="--session-id",
+    resume_args=("--resume", "{session}"),
+    session_store=GEMINI_SESSIONS,
+    progress=gemini_progress,
 )

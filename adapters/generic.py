@@ -28,6 +28,7 @@ from orchestrator import (
     find_marker,
     parse_retry_after,
 )
+from orchestrator.resume import SessionStore
 
 T = TypeVar("T")
 PromptStyle = Literal["option", "print_flag", "positional", "stdin"]
@@ -138,6 +139,13 @@ class CliAdapter:
         silent_on_limits: given a provider's settings, True when (without
             the sentinel) a limit shows no sign until the CLI gives up, so
             only the idle timeout ends it (qwen with its debug log off).
+        resume_args: what resumes a session, right after the subcommand
+            (``{session}`` is its id): ``--resume {session}``, codex's
+            ``resume {session}``. Empty: the CLI cannot resume headless.
+        session_store: where the CLI keeps session transcripts.
+        progress: given stdout, whether the agent did anything (answered,
+            called a tool) before it stopped; a session with nothing in it is
+            not worth resuming.
     """
 
     name: str
@@ -161,6 +169,19 @@ class CliAdapter:
     watched_log: Callable[[str], WatchedLog] | None = None
     limit_signal: str = "its error text when it exits (usage_markers)"
     silent_on_limits: Callable[[Mapping[str, str]], bool] | None = None
+    resume_args: tuple[str, ...] = ()
+    session_store: SessionStore | None = None
+    progress: Callable[[str], bool] | None = None
+
+    @property
+    def can_resume(self) -> bool:
+        return bool(self.resume_args) and self.session_store is not None
+
+    def session_in(self, stdout: str) -> str | None:
+        return self.parse(stdout).session_id
+
+    def did_work(self, stdout: str) -> bool:
+        return self.progress is not None and self.progress(stdout)
 
     def build(self, request: AttemptRequest) -> Invocation:
         """``launcher + subcommand + options + model + output mode + prompt``.
@@ -172,15 +193,20 @@ class CliAdapter:
         """
         launcher = self._launcher(request)
         model = request.model
-        argv = [*launcher, *self.subcommand, *request.options]
+        argv = [*launcher, *self.subcommand]
+        session_id = request.resume_session
+        if session_id is not None and not request.options_name_the_session:
+            argv += [arg.replace("{session}", session_id) for arg in self.resume_args]
+        argv += request.options
         if model and self.model_flag:
             argv += [self.model_flag, model]
         argv += self.output_args
-        session_id = self._new_session(request.options)
-        if session_id is not None and self.session_flag is not None:
-            argv += [self.session_flag, session_id]
+        if session_id is None:
+            session_id = self._new_session(request.options)
+            if session_id is not None and self.session_flag is not None:
+                argv += [self.session_flag, session_id]
         watched = self.watched_log(session_id) if session_id and self.watched_log else None
-        prompt = request.job.prompt
+        prompt = request.prompt
         style = self._prompt_style(request)
         stdin = prompt.encode("utf-8") if style == "stdin" else None
         if style != "stdin":

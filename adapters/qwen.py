@@ -26,11 +26,17 @@ from dataclasses import replace
 from pathlib import Path
 
 from orchestrator import AttemptOutcome, Classification, WatchedLog, parse_retry_after
+from orchestrator.resume import SessionStore
 
-from ._json import result_message
+from ._json import assistant_spoke, result_message
 from .generic import CliAdapter, ParsedOutput
 
 API_ERROR_PREFIX = "[API Error"
+#: ``<QWEN_RUNTIME_DIR or QWEN_HOME or ~/.qwen>/projects/<cwd, non-alphanumerics as ->/chats/
+#: <session>.jsonl`` (qwen 0.15.10, ``Storage.getProjectDir``).
+QWEN_SESSIONS = SessionStore(
+    (("QWEN_RUNTIME_DIR", ""), ("QWEN_HOME", "")), ".qwen", "projects/*/chats/{session}.jsonl"
+)
 #: A retried (or final) API error in qwen's debug log, with the HTTP status.
 _DEBUG_LOG_ERROR = re.compile(
     r"\[(?:RETRY|OPENAI_ERROR)\] (?:Attempt \d+ failed with status |OpenAI API Error: )(\d{3})\b"
@@ -104,4 +110,7 @@ ADAPTER = CliAdapter(
     default_idle_timeout=900.0,
     limit_signal="its debug log (<runtime dir>/debug/<session>.txt): the retried 429, in ~3 s",
     silent_on_limits=debug_log_disabled,
+    resume_args=("--resume", "{session}"),
+    session_store=QWEN_SESSIONS,
+    progress=assistant_spoke,
 )

@@ -11,14 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from ._job import AttemptOutcome, Job, JobMode, TokenUsage
 from ._llm_config import BackendConfig
 from ._provider_metadata import ProviderConfig
 from .limits import Headroom
 
+if TYPE_CHECKING:  # the resume package runs processes, which need this module first
+    from .resume import SessionStore
+
 Stream = Literal["stdout", "stderr"]
+#: auto-coder's placeholder for the session id in ``options_for_resume``.
+SESSION_PLACEHOLDER = "[sessionId]"
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,15 @@ class AttemptRequest:
     #: job starts on and backends of the same kind (adapter), not for a fallback to
     #: another CLI (a qwen model means nothing to gemini).
     job_model_applies: bool = True
+    #: The session to resume (its CLI's id), when this attempt continues earlier work.
+    resume_session: str | None = None
+    #: The prompt instead of the job's: a continuation, or the job's with a hand-over.
+    prompt_override: str | None = None
+
+    @property
+    def prompt(self) -> str:
+        """What the agent is told in this attempt."""
+        return self.job.prompt if self.prompt_override is None else self.prompt_override
 
     @property
     def model(self) -> str | None:
@@ -53,10 +67,23 @@ class AttemptRequest:
 
     @property
     def options(self) -> tuple[str, ...]:
-        """The backend's options for the job's mode."""
+        """The backend's options for the job's mode; ``options_for_resume`` (with
+        ``[sessionId]`` filled in) for a resumed attempt, where set."""
+        if self.resume_session is not None and self.backend.options_for_resume:
+            return tuple(
+                option.replace(SESSION_PLACEHOLDER, self.resume_session)
+                for option in self.backend.options_for_resume
+            )
         if self.job.mode is JobMode.NOEDIT:
             return self.backend.options_for_noedit
         return self.backend.options
+
+    @property
+    def options_name_the_session(self) -> bool:
+        """The options already say which session to resume (auto-coder's placeholder)."""
+        return self.resume_session is not None and any(
+            SESSION_PLACEHOLDER in option for option in self.backend.options_for_resume
+        )
 
 
 @dataclass(frozen=True)
@@ -140,6 +167,30 @@ class LiveScanner(Protocol):
     """Looks at output while the process runs; a verdict ends the attempt at once."""
 
     def feed(self, stream: Stream, text: str) -> Classification | None: ...
+
+
+@runtime_checkable
+class ResumableAdapter(Protocol):
+    """An adapter whose CLI can resume a session on another provider.
+
+    Attributes:
+        session_store: where its CLI keeps session transcripts.
+    """
+
+    session_store: SessionStore | None
+
+    @property
+    def can_resume(self) -> bool:
+        """Whether this CLI resumes sessions headless (and its sessions can be found)."""
+        ...
+
+    def session_in(self, stdout: str) -> str | None:
+        """The session id the CLI printed, if any."""
+        ...
+
+    def did_work(self, stdout: str) -> bool:
+        """Whether the agent did something (answered, called a tool) before it stopped."""
+        ...
 
 
 class Adapter(Protocol):

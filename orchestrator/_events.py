@@ -38,6 +38,12 @@ class JobQueued(_EventBase):
 class AttemptStarted(_EventBase):
     kind: Literal["attempt_started"] = "attempt_started"
     attempt: int
+    #: The session chosen up front (``--session-id``), or the one resumed.
+    session_id: str | None = None
+    #: The attempt whose session this one resumes on another provider.
+    resumed_from: int | None = None
+    #: The attempt (on another backend) whose work this one's prompt hands over.
+    handed_over_from: int | None = None
 
 
 class AttemptFinished(_EventBase):
@@ -48,6 +54,7 @@ class AttemptFinished(_EventBase):
     duration: float
     message: str = ""
     usage: TokenUsage | None = None
+    session_id: str | None = None
 
 
 class ProviderRotated(_EventBase):

@@ -123,6 +123,9 @@ class Job(BaseModel):
         timeout: seconds for the whole job, every attempt included.
         idle_timeout: seconds without any output after which an attempt is
             ended; None: the backend's, else the adapter's default; 0: never.
+        resume: carry the agent's work across a limit (resume its session on the
+            next provider, hand it over to the next backend); None: the backend's
+            ``resume`` setting.
         metadata: free-form data carried into the result and events.
     """
 
@@ -142,6 +145,7 @@ class Job(BaseModel):
     cwd: Annotated[Path | None, AfterValidator(_check_cwd)] = None
     timeout: Annotated[float, Field(gt=0)] | None = None
     idle_timeout: Annotated[float, Field(ge=0)] | None = None
+    resume: bool | None = None
     metadata: Annotated[dict[str, JsonValue], AfterValidator(_check_metadata)] = Field(
         default_factory=dict
     )
@@ -189,6 +193,12 @@ class Attempt(BaseModel):
     stderr_tail: tuple[str, ...] = ()
     #: The CLI wrote more than the kept tail of stdout (8 MiB): its start is missing.
     stdout_truncated: bool = False
+    #: The CLI's session this attempt ran in, where known.
+    session_id: str | None = None
+    #: The attempt (1-based) whose session this one resumed, on the next provider.
+    resumed_from: int | None = None
+    #: The attempt whose work this one's prompt handed over (from another backend).
+    handed_over_from: int | None = None
 
 
 class JobResult(BaseModel):

@@ -22,6 +22,13 @@ _STRICT = ConfigDict(frozen=True, extra="forbid", strict=True)
 #: A list in TOML, a tuple once loaded (strict mode would refuse the list).
 StringTuple = Annotated[tuple[str, ...], Field(strict=False)]
 
+#: What a resumed session is told: the conversation so far is in the session itself.
+DEFAULT_RESUME_PROMPT = (
+    "Your previous provider stopped you with a usage limit in the middle of this task. "
+    "Continue exactly where you stopped: check what is already done, do not redo it, "
+    "and finish the task."
+)
+
 #: auto-coder keys in ``[backends.<name>]`` that are accepted but not used here.
 AUTO_CODER_BACKEND_KEYS = frozenset(
     {
@@ -33,7 +40,6 @@ AUTO_CODER_BACKEND_KEYS = frozenset(
         "timeout",
         "max_retries",
         "extra_args",
-        "options_for_resume",
         "model_provider",
         "settings",
     }
@@ -93,6 +99,13 @@ class BackendConfig(BaseModel):
             (symlinks resolved); overrides the orchestrator's ``cwd_root``.
         allowed_models: the models jobs may ask for on this backend (empty:
             any); another backend's fallback ignores a job model it does not allow.
+        resume: on a limit (or a refused key, or an idle timeout) after the agent
+            did some work, the next attempt on this backend resumes its session
+            on the next provider instead of starting over.
+        resume_prompt: what a resumed session is told (instead of the prompt again).
+        options_for_resume: options for a resumed attempt instead of ``options``
+            (auto-coder's key); ``[sessionId]`` in them is the session's id, and
+            then the adapter adds no resume flag of its own.
         rotate_at_utilization: a provider whose latest headroom reading is
             at least this fraction used is passed over by new jobs while
             another provider has room (running jobs are never interrupted).
@@ -120,6 +133,9 @@ class BackendConfig(BaseModel):
     rotate_at_utilization: Annotated[float, Field(gt=0, le=1)] = 0.9
     allowed_models: StringTuple = ()
     cwd_root: Annotated[Path, Field(strict=False)] | None = None
+    resume: bool = True
+    resume_prompt: Annotated[str, Field(min_length=1, max_length=4096)] = DEFAULT_RESUME_PROMPT
+    options_for_resume: StringTuple = ()
 
     @property
     def adapter(self) -> str:

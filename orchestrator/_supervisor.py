@@ -40,7 +40,7 @@ from typing import NamedTuple
 
 import anyio
 
-from ._adapter import Adapter, AttemptRequest, Classification, Invocation
+from ._adapter import Adapter, AttemptRequest, Classification, Invocation, ResumableAdapter
 from ._config import OrchestratorConfig
 from ._environment import child_environment
 from ._errors import OrchestratorError
@@ -69,6 +69,7 @@ from ._rotation_store import MemoryRotationStore, RotationStore
 from ._sentinel import Sentinel
 from ._sentinel_config import sentinel_variables
 from .limits import Headroom, follow_log
+from .resume import NOTHING, Carry, WorkCarrier
 
 STDERR_TAIL_LINES = 20
 #: Characters of an attempt's message, and of each kept stderr line (after redaction).
@@ -154,6 +155,7 @@ class _JobRun:
     waited: float = 0.0  # seconds spent waiting for cooldowns to end
     grace: float | None = None  # the kill grace within a job timeout; None: the default
     home: str | None = None  # the backend the job starts on (its model is for that kind)
+    carrier: WorkCarrier | None = None  # the agent's work, carried across attempts
 
 
 class Supervisor:
@@ -205,6 +207,7 @@ class Supervisor:
         # The kill grace comes out of the job's time (at most a quarter of it): attempts
         # get SIGTERM by ``deadline`` and SIGKILL by the job's own end.
         run = _JobRun(job, math.inf)
+        run.carrier = WorkCarrier(job, self._redact, self._base_environment)
         if job.timeout:
             run.grace = min(self.settings.kill_grace, job.timeout / 4)
             run.deadline = started + job.timeout - run.grace
@@ -449,17 +452,23 @@ class Supervisor:
     ) -> Classification:
         job = run.job
         adapter = self._adapters[backend.name]
+        carrier = run.carrier
+        assert carrier is not None
+        home = child_environment(provider, self._base_environment)  # where its CLI's home is
+        number = len(run.attempts) + 1
+        refusal = self._cwd_refusal(job, backend)
+        carried = NOTHING if refusal is not None else await carrier.before(backend, adapter, home)
         request = AttemptRequest(
             job,
             backend,
             provider,
             self._time_zone(provider),
             job_model_applies=self._job_model_applies(run, backend),
+            resume_session=carried.session,
+            prompt_override=carried.prompt,
         )
         model = request.model
         names = _Names(job.id, backend.name, provider.name if provider else None, model)
-        number = len(run.attempts) + 1
-        refusal = self._cwd_refusal(job, backend)
         if refusal is not None:
             # The job's own fault: every provider would refuse it the same way.
             self._publish_started(names, number)
@@ -477,7 +486,7 @@ class Supervisor:
             async with AsyncExitStack() as stack:
                 for limiter in limiters:
                     await stack.enter_async_context(limiter)
-                self._publish_started(names, number)
+                self._publish_started(names, number, carried, invocation.session_id)
                 started.append(anyio.current_time())
                 result, seen = await self._run(run, invocation, provider, adapter, request)
         except anyio.get_cancelled_exc_class():
@@ -489,6 +498,7 @@ class Supervisor:
                     exit_code=None,
                     duration=anyio.current_time() - started[0],
                     message="cancelled (its process group was stopped)",
+                    session_id=invocation.session_id,
                 )
             raise
         verdict = result.verdict or adapter.classify(request, result.output)
@@ -497,6 +507,13 @@ class Supervisor:
         reading = verdict.headroom or seen.headroom
         if reading is not None and provider is not None:
             await self._keep_headroom(backend, provider.name, reading)
+        stdout = result.output.stdout
+        session = invocation.session_id or verdict.session_id
+        if session is None and isinstance(adapter, ResumableAdapter):
+            session = adapter.session_in(stdout)
+        await carrier.after(
+            backend, adapter, number, verdict.outcome, session, stdout, home, carried
+        )
         return self._record(
             run,
             names,
@@ -506,6 +523,8 @@ class Supervisor:
             result.duration,
             result.output.stderr,
             stdout_truncated=result.output.stdout_truncated,
+            session_id=session,
+            carried=carried,
         )
 
     def _cwd_refusal(self, job: Job, backend: BackendConfig) -> str | None:
@@ -526,7 +545,13 @@ class Supervisor:
             f"outside the allowed root {str(allowed)!r} ({where})"
         )
 
-    def _publish_started(self, names: _Names, number: int) -> None:
+    def _publish_started(
+        self,
+        names: _Names,
+        number: int,
+        carried: Carry = NOTHING,
+        session_id: str | None = None,
+    ) -> None:
         self.bus.publish(
             AttemptStarted(
                 attempt=number,
@@ -534,6 +559,9 @@ class Supervisor:
                 backend=names.backend,
                 provider=names.provider,
                 model=names.model,
+                session_id=session_id,
+                resumed_from=carried.resumed_from,
+                handed_over_from=carried.handed_over_from,
             )
         )
 
@@ -639,6 +667,8 @@ class Supervisor:
         stderr: str,
         *,
         stdout_truncated: bool = False,
+        session_id: str | None = None,
+        carried: Carry = NOTHING,
     ) -> Classification:
         # Redact first, cut after: no cut may leave part of a secret behind.
         message = shorten(self._redact(verdict.message), MESSAGE_LIMIT)
@@ -656,10 +686,19 @@ class Supervisor:
                 retry_after=verdict.retry_after,
                 stderr_tail=tail,
                 stdout_truncated=stdout_truncated,
+                session_id=session_id,
+                resumed_from=carried.resumed_from,
+                handed_over_from=carried.handed_over_from,
             )
         )
         self._publish_finished(
-            names, number, verdict, exit_code=exit_code, duration=duration, message=message
+            names,
+            number,
+            verdict,
+            exit_code=exit_code,
+            duration=duration,
+            message=message,
+            session_id=session_id,
         )
         return verdict
 
@@ -672,6 +711,7 @@ class Supervisor:
         exit_code: int | None,
         duration: float,
         message: str,
+        session_id: str | None = None,
     ) -> None:
         self.bus.publish(
             AttemptFinished(
@@ -681,6 +721,7 @@ class Supervisor:
                 duration=duration,
                 message=message,
                 usage=verdict.usage,
+                session_id=session_id,
                 job_id=names.job_id,
                 backend=names.backend,
                 provider=names.provider,

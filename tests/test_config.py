@@ -181,7 +181,8 @@ def test_auto_coder_keys_are_accepted_with_warning(write_config: WriteConfig) ->
     directory = write_config('[backends.qwen]\ntemperature = 0.2\noptions_for_resume = ["-r"]\n')
     found = messages(directory)
     assert any("key 'temperature'" in m for m in found)
-    assert any("key 'options_for_resume'" in m for m in found)
+    # Used now: a resumed attempt's options (issue 16).
+    assert not any("key 'options_for_resume'" in m for m in found)
 
 
 def test_unknown_top_level_table_is_an_error(write_config: WriteConfig) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -10,6 +11,7 @@ from adapters.claude import ADAPTER as CLAUDE
 from adapters.claude import AUTH_FAILED_EVENT, RATE_LIMIT_EVENT
 from adapters.codex import ADAPTER as CODEX
 from adapters.gemini import ADAPTER as GEMINI
+from adapters.generic import CliAdapter
 from adapters.qwen import ADAPTER as QWEN
 from orchestrator import AttemptOutcome, TokenUsage, load_adapter
 
@@ -44,21 +46,80 @@ def test_provider_command_replaces_binary() -> None:
 
 
 def test_gemini_argv() -> None:
-    """gemini: -m MODEL -o stream-json -p PROMPT."""
+    """gemini: -m MODEL -o stream-json --session-id UUID -p PROMPT."""
     req = request(backend="gemini", model="gemini-2.5-pro")
-    assert GEMINI.build(req).argv == (
-        "gemini", "-m", "gemini-2.5-pro", "-o", "stream-json", "-p", "say ping",
+    invocation = GEMINI.build(req)
+    assert invocation.session_id is not None
+    assert invocation.argv == (
+        "gemini", "-m", "gemini-2.5-pro", "-o", "stream-json",
+        "--session-id", invocation.session_id, "-p", "say ping",
     )  # fmt: skip
 
 
 def test_claude_argv() -> None:
-    """claude: --model MODEL --output-format stream-json --verbose -p PROMPT."""
+    """claude: --model MODEL --output-format stream-json --verbose --session-id UUID -p
+    PROMPT."""
     req = request(backend="claude", model="sonnet")
-    assert CLAUDE.build(req).argv == (
+    invocation = CLAUDE.build(req)
+    assert invocation.session_id is not None
+    assert invocation.argv == (
         "claude", "--model", "sonnet", "--output-format", "stream-json", "--verbose",
-        "-p", "say ping",
+        "--session-id", invocation.session_id, "-p", "say ping",
     )  # fmt: skip
     assert CLAUDE.build(request("-x", backend="claude")).argv[-3:] == ("-p", "--", "-x")
+
+
+RESUMED = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"
+
+
+@pytest.mark.parametrize(
+    ("adapter", "backend", "resume"),
+    [
+        (QWEN, "qwen", ("--resume", RESUMED)),
+        (CLAUDE, "claude", ("--resume", RESUMED)),
+        (GEMINI, "gemini", ("--resume", RESUMED)),
+        (CODEX, "codex", ("resume", RESUMED)),  # codex exec resume ID
+    ],
+)
+def test_a_resumed_attempt_continues_its_session_with_the_continuation(
+    adapter: CliAdapter, backend: str, resume: tuple[str, ...]
+) -> None:
+    """The forms each pinned CLI resumed with against mocks (2026-11-27): the session
+    resumed right after the subcommand, no new session id, the continuation as prompt."""
+    req = replace(
+        request(backend=backend, options=("--opt",)),
+        resume_session=RESUMED,
+        prompt_override="go on",
+    )
+    invocation = adapter.build(req)
+    argv = invocation.argv
+    start = 2 if backend == "codex" else 1
+    assert argv[start : start + 2] == resume
+    assert "--opt" in argv
+    assert "--session-id" not in argv
+    assert "go on" in argv
+    assert "say ping" not in argv
+    assert invocation.session_id == RESUMED
+
+
+def test_options_for_resume_replace_options_and_may_name_the_session() -> None:
+    """auto-coder's options_for_resume with [sessionId]: used as they are, no flag added."""
+    req = replace(
+        request(
+            backend="claude",
+            options=("--new-only",),
+            options_for_resume=("-r", "[sessionId]", "--fork-session"),
+        ),
+        resume_session=RESUMED,
+    )
+    argv = CLAUDE.build(req).argv
+    assert argv[1:4] == ("-r", RESUMED, "--fork-session")
+    assert "--new-only" not in argv
+    assert "--resume" not in argv
+    plain = replace(
+        request(backend="claude", options_for_resume=("--verbose-x",)), resume_session=RESUMED
+    )
+    assert CLAUDE.build(plain).argv[1:4] == ("--resume", RESUMED, "--verbose-x")
 
 
 def test_codex_argv() -> None:

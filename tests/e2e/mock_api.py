@@ -13,6 +13,9 @@ Each answers in one mode:
 ``unauthorized``     HTTP 401
 ``server-error``     HTTP 500
 ``hang``             reads the request and never answers (until stopped)
+``tool``             a call of a harmless tool the CLI declared (listing or
+                     reading files, arguments filled from the tool's schema):
+                     the agent works, then asks again with the tool's result
 ``plan-limit``       a subscription's spent plan, as the provider answers it:
                      Anthropic 429 with ``anthropic-ratelimit-unified-*``
                      headers (status rejected, reset in two hours); OpenAI
@@ -22,7 +25,11 @@ Each answers in one mode:
 
 Standard library only (``ThreadingHTTPServer`` in a thread), so that it does
 not share an event loop with the orchestrator under test. Requests are
-counted and their paths kept; API keys sent by the CLIs are never stored.
+counted and their paths kept, model calls' bodies too (what the tests read to
+see which conversation reached a provider); API keys, sent in headers by
+every CLI, are never stored. ``script`` gives one mode per model call
+(the last repeats): ``["tool", "rate-limit-bare"]`` is an agent that did some
+work and then hit its limit.
 
 Run one by hand: ``python -m tests.e2e.mock_api --protocol openai-chat --mode answer``.
 """
@@ -34,7 +41,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, get_args
@@ -49,6 +56,7 @@ Mode = Literal[
     "server-error",
     "hang",
     "plan-limit",
+    "tool",
 ]
 PROTOCOLS: tuple[Protocol, ...] = get_args(Protocol)
 MODES: tuple[Mode, ...] = get_args(Mode)
@@ -73,9 +81,14 @@ class MockApi:
         answer: str = "mock answer",
         port: int = 0,
         answer_headers: dict[str, str] | None = None,
+        script: Sequence[Mode] = (),
     ) -> None:
         self.protocol = protocol
         self.mode = mode
+        #: One mode per model call, the last repeating; empty: ``mode`` for every call.
+        self.script = tuple(script)
+        #: The bodies of the model calls, in order (JSON as sent).
+        self.bodies: list[dict[str, Any]] = []
         #: Sent with every answer, e.g. rate-limit headers announcing little headroom.
         self.answer_headers = dict(answer_headers or {})
         self.answer = answer
@@ -185,12 +198,16 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self._read_body()
         self.mock.record(self.path)
-        if _is_model_call(self.path):
-            self.mock.models.append(_requested_model(self.path, _loads(body)))
         if not _is_model_call(self.path):
             self._side_request()
             return
-        mode = self.mock.mode
+        request = _loads(body)
+        with self.mock._lock:
+            calls = len(self.mock.bodies)
+            self.mock.bodies.append(request)
+            self.mock.models.append(_requested_model(self.path, request))
+        script = self.mock.script
+        mode = script[min(calls, len(script) - 1)] if script else self.mock.mode
         if mode == "hang":
             self.mock.wait_stopping()
             self.close_connection = True
@@ -199,16 +216,21 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload, headers = _plan_limit(self.mock.protocol, self.mock.reset_at)
             self._json(status, payload, headers)
             return
-        if mode != "answer":
+        if mode not in ("answer", "tool"):
             status, payload, headers = _error(self.mock.protocol, mode)
             self._json(status, payload, headers)
             return
-        request = _loads(body)
         streaming = bool(request.get("stream")) or ":streamGenerateContent" in self.path
+        if mode == "tool":
+            self._stream_events(_tool_call(self.mock.protocol, request))
+            return
         if not streaming:
             reply = _reply(self.mock.protocol, self.mock.answer, request)
             self._json(HTTPStatus.OK, reply, self.mock.answer_headers)
             return
+        self._stream_events(_stream(self.mock.protocol, self.mock.answer, request))
+
+    def _stream_events(self, events: Iterable[str]) -> None:
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
@@ -216,7 +238,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        for event in _stream(self.mock.protocol, self.mock.answer, request):
+        for event in events:
             self._chunk(event.encode())
         self._chunk(b"")
 
@@ -562,6 +584,137 @@ def _gemini_chunk(answer: str, request: dict[str, Any]) -> dict[str, Any]:
         },
         "modelVersion": "mock-model",
     }
+
+
+#: Tools that change nothing, best first: the "tool" mode calls the first one declared.
+HARMLESS_TOOLS = (
+    "list_directory",
+    "LS",
+    "Glob",
+    "glob",
+    "read_file",
+    "Read",
+    "shell",
+    "exec_command",
+)
+#: What a tool call lists (a path the tool reads, or a command it runs).
+TOOL_TARGET = "."
+
+
+def declared_tools(protocol: Protocol, request: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{name: JSON schema of its arguments}`` for each function the request declares."""
+    found: dict[str, dict[str, Any]] = {}
+    for tool in request.get("tools") or []:
+        if not isinstance(tool, dict):
+            continue
+        if protocol == "gemini":
+            for declaration in tool.get("functionDeclarations") or []:
+                schema = declaration.get("parametersJsonSchema") or declaration.get("parameters")
+                found[declaration.get("name", "")] = schema or {}
+        elif protocol == "anthropic":
+            found[tool.get("name", "")] = tool.get("input_schema") or {}
+        elif protocol == "openai-chat":
+            function = tool.get("function") or {}
+            found[function.get("name", "")] = function.get("parameters") or {}
+        elif tool.get("type") == "function":
+            found[tool.get("name", "")] = tool.get("parameters") or {}
+    return found
+
+
+def harmless_call(protocol: Protocol, request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The first harmless tool declared, with its required arguments filled in."""
+    tools = declared_tools(protocol, request)
+    name = next((tool for tool in HARMLESS_TOOLS if tool in tools), None)
+    if name is None:
+        raise LookupError(f"no harmless tool among {sorted(tools)}")
+    schema = tools[name]
+    properties = schema.get("properties") or {}
+    arguments: dict[str, Any] = {}
+    for key in schema.get("required") or []:
+        kind = str((properties.get(key) or {}).get("type", "string")).lower()
+        if kind == "array":
+            arguments[key] = ["ls"]
+        elif "command" in key or key == "cmd":
+            arguments[key] = "ls"
+        elif "pattern" in key:
+            arguments[key] = "*"
+        else:
+            arguments[key] = TOOL_TARGET
+    return name, arguments
+
+
+def _tool_call(protocol: Protocol, request: dict[str, Any]) -> Iterator[str]:
+    name, arguments = harmless_call(protocol, request)
+    text = json.dumps(arguments)
+    model = str(request.get("model") or "mock-model")
+    if protocol == "openai-chat":
+        call = {"index": 0, "id": "call_mock", "type": "function"}
+        call["function"] = {"name": name, "arguments": text}
+        for delta, finish in (
+            ({"role": "assistant", "tool_calls": [call]}, None),
+            ({}, "tool_calls"),
+        ):
+            choice = {"index": 0, "delta": delta, "finish_reason": finish}
+            chunk = {"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": CREATED}
+            extra = {"usage": _openai_usage(request)} if finish else {}
+            yield _sse({**chunk, "model": model, "choices": [choice], **extra})
+        yield "data: [DONE]\n\n"
+    elif protocol == "anthropic":
+        message: dict[str, Any] = {
+            "id": "msg_mock_tool",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": input_tokens(request), "output_tokens": 1},
+        }
+        block = {"type": "tool_use", "id": "toolu_mock", "name": name, "input": {}}
+        delta = {"type": "input_json_delta", "partial_json": text}
+        end = {"stop_reason": "tool_use", "stop_sequence": None}
+        for kind, data in (
+            ("message_start", {"message": message}),
+            ("content_block_start", {"index": 0, "content_block": block}),
+            ("content_block_delta", {"index": 0, "delta": delta}),
+            ("content_block_stop", {"index": 0}),
+            ("message_delta", {"delta": end, "usage": {"output_tokens": USAGE["output"]}}),
+            ("message_stop", {}),
+        ):
+            yield _sse({"type": kind, **data}, kind)
+    elif protocol == "gemini":
+        reply = _gemini_chunk("", request)
+        reply["candidates"][0]["content"]["parts"] = [
+            {"functionCall": {"name": name, "args": arguments}}
+        ]
+        yield _sse(reply)
+    else:
+        item = {
+            "id": "fc_mock",
+            "type": "function_call",
+            "status": "completed",
+            "call_id": "call_mock",
+            "name": name,
+            "arguments": text,
+        }
+        created = _response_object(model, "", "in_progress", request)
+        done = {**_response_object(model, "", "completed", request), "output": [item]}
+        events: list[tuple[str, dict[str, Any]]] = [
+            ("response.created", {"response": created}),
+            ("response.output_item.added", {"output_index": 0, "item": {**item, "arguments": ""}}),
+            (
+                "response.function_call_arguments.delta",
+                {"item_id": "fc_mock", "output_index": 0, "delta": text},
+            ),
+            (
+                "response.function_call_arguments.done",
+                {"item_id": "fc_mock", "output_index": 0, "arguments": text},
+            ),
+            ("response.output_item.done", {"output_index": 0, "item": item}),
+            ("response.completed", {"response": done}),
+        ]
+        for number, (kind, data) in enumerate(events):
+            yield _sse({"type": kind, "sequence_number": number, **data}, kind)
 
 
 def main() -> None:
