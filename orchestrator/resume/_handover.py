@@ -21,11 +21,37 @@ HANDOVER_LIMIT = 6000
 #: What is read of a transcript: its end, where the latest work is.
 TRANSCRIPT_READ_LIMIT = 4 * 1024 * 1024
 ENTRY_LIMIT = 300
+LEFT_OUT = "(earlier steps left out)"
 TREE_LIMIT = 1500
 GIT_TIMEOUT = 5.0
 #: Text an agent CLI adds to every request, not the agent's work.
 _BOILERPLATE = ("<system-reminder>", "<session_context>", "<environment_context>")
 _TOOL_ARGUMENTS = ("input", "args", "arguments")
+#: Roles and record types as each CLI names them (gemini's ``gemini``, codex's
+#: ``developer`` instructions, qwen's ``system`` telemetry records).
+_ROLES = {
+    "model": "assistant",
+    "gemini": "assistant",
+    "assistant": "assistant",
+    "user": "user",
+    "system": "system",
+    "developer": "system",
+    "queue-operation": "system",  # claude: the prompt queued, said again as the user's
+}
+_NOT_WORK = frozenset({"system"})
+#: Where the messages of a record are nested, in the four CLIs' transcripts.
+_INNER = (
+    "message",
+    "messages",
+    "$set",
+    "content",
+    "parts",
+    "payload",
+    "item",
+    "output",
+    "toolCalls",
+    "result",
+)
 
 Redact = Callable[[str], str]
 
@@ -40,16 +66,19 @@ def transcript_digest(transcript: Path, redact: Redact, limit: int = HANDOVER_LI
     except OSError:
         return ""
     lines: list[str] = []
+    seen: set[str] = set()
     for record in _records(data):
         for line in _entries(record, role=None):
-            if not lines or lines[-1] != line:
+            said = line.split(": ", 1)[-1]  # the same text under two roles is one step
+            if said not in seen:
+                seen.add(said)
                 lines.append(line)
     kept: list[str] = []
-    used = 0
+    used = len(LEFT_OUT) + 1  # room for the marker, should it be needed
     for line in reversed(lines):  # the latest work matters most
         text = shorten(redact(line), ENTRY_LIMIT)
         if used + len(text) + 1 > limit:
-            kept.append("(earlier steps left out)")
+            kept.append(LEFT_OUT)
             break
         kept.append(text)
         used += len(text) + 1
@@ -109,7 +138,8 @@ def _records(data: str) -> Iterator[Any]:
 
 
 def _entries(value: Any, role: str | None) -> Iterator[str]:
-    """``role: text`` and ``tool call name(arguments)`` lines, in document order."""
+    """``role: text``, ``tool call: name arguments`` and ``tool result: text`` lines, in
+    document order, from any of the four CLIs' transcript shapes."""
     stack: list[tuple[Any, str | None]] = [(value, role)]
     while stack:
         item, role = stack.pop()
@@ -119,32 +149,42 @@ def _entries(value: Any, role: str | None) -> Iterator[str]:
         if not isinstance(item, dict):
             continue
         role = _role(item) or role
+        if role in _NOT_WORK:
+            continue
         call = _tool_call(item)
         if call is not None:
             yield call
+        response = item.get("functionResponse")
+        if isinstance(response, dict):
+            yield from _texts("tool result", response.get("response"))
             continue
         text = item.get("text")
-        if isinstance(text, str) and text.strip() and not text.lstrip().startswith(_BOILERPLATE):
-            yield f"{role or 'note'}: {' '.join(text.split())}"
-        for key in ("message", "content", "parts", "payload", "item", "output", "response"):
+        if isinstance(text, str):
+            yield from _texts(role or "note", text)
+        for key in _INNER:
             inner = item.get(key)
-            if isinstance(inner, str) and key in ("content", "output") and inner.strip():
-                if not inner.lstrip().startswith(_BOILERPLATE):
-                    yield f"{role or 'note'}: {' '.join(inner.split())}"
-            elif isinstance(inner, dict | list):
-                stack.append((inner, role))
+            if isinstance(inner, str) and key in ("content", "output"):
+                yield from _texts(role or "note", inner)
+            elif isinstance(inner, dict | list) and (call is None or key == "result"):
+                stack.append((inner, "tool result" if key == "result" else role))
+
+
+def _texts(role: str, value: Any) -> Iterator[str]:
+    """One line for a text (or a tool's ``output``/``error``), boilerplate left out."""
+    if isinstance(value, dict):
+        value = value.get("output") or value.get("error")
+    if isinstance(value, str) and value.strip() and not value.lstrip().startswith(_BOILERPLATE):
+        yield f"{role}: {' '.join(value.split())}"
 
 
 def _role(item: dict[str, Any]) -> str | None:
     role = item.get("role")
     if isinstance(role, str):
-        return {"model": "assistant", "gemini": "assistant"}.get(role, role)
+        return _ROLES.get(role, role)
     kind = item.get("type")
-    if kind in ("tool_result", "function_call_output", "functionResponse"):
+    if kind in ("tool_result", "function_call_output"):
         return "tool result"
-    if kind in ("user", "assistant"):
-        return str(kind)
-    return None
+    return _ROLES.get(kind) if isinstance(kind, str) else None
 
 
 def _tool_call(item: dict[str, Any]) -> str | None:
