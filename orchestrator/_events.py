@@ -55,6 +55,9 @@ class AttemptFinished(_EventBase):
     message: str = ""
     usage: TokenUsage | None = None
     session_id: str | None = None
+    #: Tokens the sentinel counted on the wire, every request of the attempt summed
+    #: (``usage`` is the CLI's own figure where it gives one); None when it did not watch.
+    wire_usage: TokenUsage | None = None
 
 
 class ProviderRotated(_EventBase):

@@ -525,6 +525,7 @@ class Supervisor:
             stdout_truncated=result.output.stdout_truncated,
             session_id=session,
             carried=carried,
+            wire_usage=seen.usage,
         )
 
     def _cwd_refusal(self, job: Job, backend: BackendConfig) -> str | None:
@@ -669,6 +670,7 @@ class Supervisor:
         stdout_truncated: bool = False,
         session_id: str | None = None,
         carried: Carry = NOTHING,
+        wire_usage: TokenUsage | None = None,
     ) -> Classification:
         # Redact first, cut after: no cut may leave part of a secret behind.
         message = shorten(self._redact(verdict.message), MESSAGE_LIMIT)
@@ -699,6 +701,7 @@ class Supervisor:
             duration=duration,
             message=message,
             session_id=session_id,
+            wire_usage=wire_usage,
         )
         return verdict
 
@@ -712,6 +715,7 @@ class Supervisor:
         duration: float,
         message: str,
         session_id: str | None = None,
+        wire_usage: TokenUsage | None = None,
     ) -> None:
         self.bus.publish(
             AttemptFinished(
@@ -722,6 +726,7 @@ class Supervisor:
                 message=message,
                 usage=verdict.usage,
                 session_id=session_id,
+                wire_usage=wire_usage,
                 job_id=names.job_id,
                 backend=names.backend,
                 provider=names.provider,

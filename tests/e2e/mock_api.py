@@ -37,6 +37,7 @@ Run one by hand: ``python -m tests.e2e.mock_api --protocol openai-chat --mode an
 from __future__ import annotations
 
 import argparse
+import contextvars
 import json
 import sys
 import threading
@@ -82,6 +83,7 @@ class MockApi:
         port: int = 0,
         answer_headers: dict[str, str] | None = None,
         script: Sequence[Mode] = (),
+        whole_request_usage: bool = False,
     ) -> None:
         self.protocol = protocol
         self.mode = mode
@@ -89,6 +91,8 @@ class MockApi:
         self.script = tuple(script)
         #: The bodies of the model calls, in order (JSON as sent).
         self.bodies: list[dict[str, Any]] = []
+        #: Report each request's whole size as its input tokens (what a provider bills).
+        self.whole_request_usage = whole_request_usage
         #: Sent with every answer, e.g. rate-limit headers announcing little headroom.
         self.answer_headers = dict(answer_headers or {})
         self.answer = answer
@@ -208,6 +212,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.mock.models.append(_requested_model(self.path, request))
         script = self.mock.script
         mode = script[min(calls, len(script) - 1)] if script else self.mock.mode
+        _WHOLE_REQUEST.set(self.mock.whole_request_usage)
         if mode == "hang":
             self.mock.wait_stopping()
             self.close_connection = True
@@ -222,7 +227,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         streaming = bool(request.get("stream")) or ":streamGenerateContent" in self.path
         if mode == "tool":
-            self._stream_events(_tool_call(self.mock.protocol, request))
+            self._stream_events(_tool_call(self.mock.protocol, request, calls))
             return
         if not streaming:
             reply = _reply(self.mock.protocol, self.mock.answer, request)
@@ -428,7 +433,10 @@ def _stream(protocol: Protocol, answer: str, request: dict[str, Any]) -> Iterato
 
 def input_tokens(request: dict[str, Any]) -> int:
     """The "input tokens" a mock reports: the characters of the last prompt text it
-    finds (so that tests can tell whose answer a count came from), else 11."""
+    finds (so that tests can tell whose answer a count came from), else 11; with
+    ``whole_request_tokens``, an estimate of everything sent (see there)."""
+    if _WHOLE_REQUEST.get():
+        return whole_request_tokens(request)
     texts: list[str] = []
     stack: list[Any] = [request.get("messages") or request.get("contents") or request.get("input")]
     while stack:
@@ -440,6 +448,16 @@ def input_tokens(request: dict[str, Any]) -> int:
         elif isinstance(item, dict):
             stack.extend(item.get(key) for key in ("content", "parts", "text") if key in item)
     return len(texts[0]) if texts else USAGE["input"]
+
+
+#: Set in a request's handler thread when its mock counts whole requests.
+_WHOLE_REQUEST: contextvars.ContextVar[bool] = contextvars.ContextVar("whole", default=False)
+
+
+def whole_request_tokens(request: dict[str, Any]) -> int:
+    """What a provider would bill as input: the whole request (system prompt, tools and
+    every message of the conversation so far), at about 4 characters a token."""
+    return max(1, len(json.dumps(request)) // 4)
 
 
 def _openai_usage(request: dict[str, Any]) -> dict[str, int]:
@@ -621,8 +639,14 @@ def declared_tools(protocol: Protocol, request: dict[str, Any]) -> dict[str, dic
     return found
 
 
-def harmless_call(protocol: Protocol, request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The first harmless tool declared, with its required arguments filled in."""
+def harmless_call(
+    protocol: Protocol, request: dict[str, Any], number: int = 0
+) -> tuple[str, dict[str, Any]]:
+    """The first harmless tool declared, with its required arguments filled in; the
+    ``number``-th call names the same place differently (``./.``), as an agent that
+    works does, so that a CLI's loop detection does not stop it (gemini stops at the
+    fifth identical call)."""
+    target = TOOL_TARGET + "/." * number
     tools = declared_tools(protocol, request)
     name = next((tool for tool in HARMLESS_TOOLS if tool in tools), None)
     if name is None:
@@ -633,18 +657,18 @@ def harmless_call(protocol: Protocol, request: dict[str, Any]) -> tuple[str, dic
     for key in schema.get("required") or []:
         kind = str((properties.get(key) or {}).get("type", "string")).lower()
         if kind == "array":
-            arguments[key] = ["ls"]
+            arguments[key] = ["ls", target]
         elif "command" in key or key == "cmd":
-            arguments[key] = "ls"
+            arguments[key] = f"ls {target}"
         elif "pattern" in key:
-            arguments[key] = "*"
+            arguments[key] = f"{target}/*"
         else:
-            arguments[key] = TOOL_TARGET
+            arguments[key] = target
     return name, arguments
 
 
-def _tool_call(protocol: Protocol, request: dict[str, Any]) -> Iterator[str]:
-    name, arguments = harmless_call(protocol, request)
+def _tool_call(protocol: Protocol, request: dict[str, Any], number: int) -> Iterator[str]:
+    name, arguments = harmless_call(protocol, request, number)
     text = json.dumps(arguments)
     model = str(request.get("model") or "mock-model")
     if protocol == "openai-chat":
