@@ -55,9 +55,18 @@ def _render_attempt(number: int, attempt: Attempt) -> str:
     message = f": {attempt.message}" if attempt.message else ""
     where = f"{attempt.backend}/{attempt.provider or '-'}"
     return (
-        f"   attempt {number}: {where} -> {attempt.outcome.value}"
+        f"   attempt {number}: {where}{_carried(attempt)} -> {attempt.outcome.value}"
         f"{exit_code}{retry}, {attempt.duration:.1f} s{message}"
     )
+
+
+def _carried(attempt: Attempt) -> str:
+    """Which earlier attempt's work this one continued, and how."""
+    if attempt.resumed_from is not None:
+        return f" (resumed attempt {attempt.resumed_from}'s session)"
+    if attempt.handed_over_from is not None:
+        return f" (handed attempt {attempt.handed_over_from}'s work over)"
+    return ""
 
 
 def _signal_name(number: int) -> str:

@@ -32,3 +32,25 @@ def test_a_cli_killed_from_outside_says_so() -> None:
 
 def test_an_exit_code_is_shown_as_such() -> None:
     assert "-> failure, exit 3, 2.0 s" in failed_with(AttemptOutcome.FAILURE, 3)
+
+
+def test_the_chain_of_carried_work_is_shown() -> None:
+    def attempt(**fields: object) -> Attempt:
+        base = {"backend": "claude", "provider": "a", "model": None, "exit_code": 0}
+        return Attempt.model_validate({**base, "outcome": "usage_limit", "duration": 1.0, **fields})
+
+    result = JobResult(
+        job_id="j",
+        status="succeeded",
+        backend="codex",
+        provider="c",
+        attempts=(
+            attempt(session_id="s-1"),
+            attempt(provider="b", session_id="s-1", resumed_from=1),
+            attempt(backend="codex", provider="c", outcome="success", handed_over_from=2),
+        ),
+        output="done",
+    )
+    lines = render_result(result).splitlines()
+    assert "claude/b (resumed attempt 1's session) -> usage_limit" in lines[2]
+    assert "codex/c (handed attempt 2's work over) -> success" in lines[3]
