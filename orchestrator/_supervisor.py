@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -69,7 +70,7 @@ from ._rotation_store import MemoryRotationStore, RotationStore
 from ._sentinel import Sentinel
 from ._sentinel_config import sentinel_variables
 from .limits import Headroom, follow_log
-from .resume import NOTHING, Carry, WorkCarrier
+from .resume import NOTHING, RESUME_AFTER, Carry, WorkCarrier
 
 STDERR_TAIL_LINES = 20
 #: Characters of an attempt's message, and of each kept stderr line (after redaction).
@@ -454,7 +455,8 @@ class Supervisor:
         adapter = self._adapters[backend.name]
         carrier = run.carrier
         assert carrier is not None
-        home = child_environment(provider, self._base_environment)  # where its CLI's home is
+        # Where its CLI's home is; built only when work is carried (not on the hot path).
+        home = partial(child_environment, provider, self._base_environment)
         number = len(run.attempts) + 1
         refusal = self._cwd_refusal(job, backend)
         carried = NOTHING if refusal is not None else await carrier.before(backend, adapter, home)
@@ -509,8 +511,9 @@ class Supervisor:
             await self._keep_headroom(backend, provider.name, reading)
         stdout = result.output.stdout
         session = invocation.session_id or verdict.session_id
-        if session is None and isinstance(adapter, ResumableAdapter):
-            session = adapter.session_in(stdout)
+        if session is None and verdict.outcome in RESUME_AFTER:
+            # Ended by a live verdict before the CLI's result was read (codex's thread id).
+            session = adapter.session_in(stdout) if isinstance(adapter, ResumableAdapter) else None
         await carrier.after(
             backend, adapter, number, verdict.outcome, session, stdout, home, carried
         )

@@ -43,6 +43,8 @@ class Carry:
 
 
 NOTHING = Carry()
+#: The environment an attempt's child gets, built on demand.
+Home = Callable[[], Mapping[str, str]]
 
 
 class WorkCarrier:
@@ -67,10 +69,9 @@ class WorkCarrier:
         """The job's ``resume`` when it sets one, else the backend's."""
         return self.job.resume if self.job.resume is not None else backend.resume
 
-    async def before(
-        self, backend: BackendConfig, adapter: Adapter, environment: Mapping[str, str]
-    ) -> Carry:
-        """What the next attempt on ``backend`` (a child with ``environment``) continues."""
+    async def before(self, backend: BackendConfig, adapter: Adapter, environment: Home) -> Carry:
+        """What the next attempt on ``backend`` continues; ``environment()`` is its child's
+        environment (where its CLI's home is)."""
         point = self.point
         if point is None or not self.allowed(backend):
             return NOTHING
@@ -81,7 +82,7 @@ class WorkCarrier:
         store = adapter.session_store
         if point.transcript is not None and store is not None:
             placed = await anyio.to_thread.run_sync(
-                carry_transcript, store, point.transcript, point.environment, environment
+                carry_transcript, store, point.transcript, point.environment, environment()
             )
             if placed is None:
                 return NOTHING  # the next CLI could not find the session: start over
@@ -95,7 +96,7 @@ class WorkCarrier:
         outcome: AttemptOutcome,
         session: str | None,
         stdout: str,
-        environment: Mapping[str, str],
+        environment: Home,
         carried: Carry,
     ) -> None:
         """Keep the attempt's session when it did work and a limit-like end cut it off."""
@@ -108,10 +109,11 @@ class WorkCarrier:
             return
         store = adapter.session_store
         assert store is not None  # can_resume
-        transcript = await anyio.to_thread.run_sync(store.find, environment, session)
+        home = environment()
+        transcript = await anyio.to_thread.run_sync(store.find, home, session)
         if transcript is None:
             return
-        self.point = ResumePoint(backend.name, session, attempt, transcript, dict(environment))
+        self.point = ResumePoint(backend.name, session, attempt, transcript, home)
 
     async def _handover(self, backend: BackendConfig, point: ResumePoint) -> Carry:
         key = (backend.name, point.attempt)

@@ -37,24 +37,25 @@ def main() -> int:
         return 2
     transcript.parent.mkdir(parents=True, exist_ok=True)
     entries = len(transcript.read_text().splitlines()) if resumed else 0
+    mode = os.environ.get("FAKE_MODE", "answer")
+    entries_now: list[dict[str, object]] = [{"role": "user", "text": prompt}]
+    if mode == "work_then_limit":
+        key = os.environ.get("API_KEY")
+        entries_now.append({"role": "assistant", "text": f"step done by {name} with key {key}"})
+        entries_now.append(
+            {"type": "tool_use", "name": "write_file", "input": {"path": f"{name}.txt"}}
+        )
+    elif mode == "answer":
+        entries_now.append({"role": "assistant", "text": "done"})
+    # Written (and closed) before anything is printed, as the real CLIs do: a limit
+    # seen on stderr ends the process at once.
     with transcript.open("a") as file:
-        file.write(json.dumps({"role": "user", "text": prompt}) + "\n")
-        mode = os.environ.get("FAKE_MODE", "answer")
-        if mode == "work_then_limit":
-            call = {"type": "tool_use", "name": "write_file", "input": {"path": f"{name}.txt"}}
-            step = {
-                "role": "assistant",
-                "text": f"step done by {name} with key {os.environ.get('API_KEY')}",
-            }
-            for entry in (step, call):
-                file.write(json.dumps(entry) + "\n")
-            print(json.dumps({"type": "assistant", "session_id": session}), flush=True)
-            print("Error: 429 rate limit exceeded", file=sys.stderr)
-            return 1
-        if mode == "limit":
-            print("Error: 429 rate limit exceeded", file=sys.stderr)
-            return 1
-        file.write(json.dumps({"role": "assistant", "text": "done"}) + "\n")
+        file.write("".join(json.dumps(entry) + "\n" for entry in entries_now))
+    if mode == "work_then_limit":
+        print(json.dumps({"type": "assistant", "session_id": session}), flush=True)
+    if mode in ("work_then_limit", "limit"):
+        print("Error: 429 rate limit exceeded", file=sys.stderr)
+        return 1
     where = f"resumed {resumed} after {entries} entries" if resumed else "new session"
     print(f"{name} ({where}): {prompt}")
     return 0
