@@ -29,6 +29,7 @@ from ._errors import (
 )
 from ._expand import ExpansionError, UnsetVariable, expand_tree, unset_references
 from ._llm_config import (
+    FOREIGN_BACKEND_TYPES,
     BackendConfig,
     LLMConfig,
     MessageBackendConfig,
@@ -66,6 +67,9 @@ class OrchestratorConfig:
             every backend (empty tuple in fallback mode).
         warnings: everything worth telling the user that was not an error.
         telemetry: the ``[telemetry]`` table.
+        noedit_backend: the same for ``noedit`` jobs (``[backend_for_noedit]``, or
+            ``[message_backend]`` beside ``[backend]``); None: ``message_backend``.
+        high_score: enabled backends tried first for hard jobs (``difficulty = "high"``).
     """
 
     config_dir: Path
@@ -74,6 +78,12 @@ class OrchestratorConfig:
     providers: Mapping[str, tuple[ProviderConfig, ...]]
     warnings: tuple[ConfigWarning, ...] = field(default=())
     telemetry: TelemetryConfig = field(default=TelemetryConfig())
+    noedit_backend: MessageBackendConfig | None = None
+    high_score: tuple[str, ...] = ()
+
+    def order_for(self, noedit: bool) -> MessageBackendConfig:
+        """The default backend and fallback order of edit (or noedit) jobs."""
+        return self.noedit_backend if noedit and self.noedit_backend else self.message_backend
 
     def backend(self, name: str) -> BackendConfig:
         """The backend called ``name``; raises UnknownBackendError otherwise."""
@@ -215,10 +225,18 @@ def _load_config(
         warnings.extend(_empty_credentials(tables, metadata_path))
 
     llm = _with_implicit_backends(llm, llm_path, warnings)
-    _check_adapters(llm, llm_path)
+    llm = _check_adapters(llm, llm_path, warnings)
     providers = _providers_in_rotation_order(llm, tables, llm_path, metadata_path, warnings)
     _require_a_usable_way(llm, providers, unset if tables else {})
-    message_backend = _resolve_message_backend(llm, llm_path, warnings)
+    message_backend = _resolve_message_backend(
+        llm, llm.message_backend, llm.main_table, llm_path, warnings
+    )
+    noedit_backend = None
+    if llm.noedit_backend is not None and llm.noedit_table is not None:
+        noedit_backend = _resolve_message_backend(
+            llm, llm.noedit_backend, llm.noedit_table, llm_path, warnings
+        )
+    high_score = tuple(name for name in llm.high_score if llm.backends[name].enabled)
     return OrchestratorConfig(
         config_dir=directory,
         backends=dict(llm.backends),
@@ -226,6 +244,8 @@ def _load_config(
         providers=providers,
         warnings=tuple(warnings),
         telemetry=llm.telemetry,
+        noedit_backend=noedit_backend,
+        high_score=high_score,
     )
 
 
@@ -337,8 +357,12 @@ def _with_implicit_backends(llm: LLMConfig, file: Path, warnings: list[ConfigWar
     ``[backends.gemini]``). Such a backend runs in fallback mode; the user is
     told. Any other unknown name stays an error.
     """
-    declared = llm.message_backend
-    referenced = [*declared.order, *([declared.default] if declared.default else [])]
+    referenced = [
+        name
+        for declared in (llm.message_backend, llm.noedit_backend)
+        if declared is not None
+        for name in (*declared.order, *([declared.default] if declared.default else []))
+    ]
     adapters = available_adapter_names()
     implicit = {
         name: BackendConfig(name=name)
@@ -350,31 +374,51 @@ def _with_implicit_backends(llm: LLMConfig, file: Path, warnings: list[ConfigWar
             f"backend '{name}' has no [backends.{name}] table; it runs with the {name} "
             "adapter's defaults and no providers",
             file=file,
-            table="message_backend",
+            table=llm.main_table,
         )
         for name in implicit
     )
     if not implicit:
         return llm
-    return LLMConfig(
-        backends={**llm.backends, **implicit},
-        message_backend=declared,
-        telemetry=llm.telemetry,
-    )
+    return llm.model_copy(update={"backends": {**llm.backends, **implicit}})
 
 
-def _check_adapters(llm: LLMConfig, file: Path) -> None:
+def _check_adapters(llm: LLMConfig, file: Path, warnings: list[ConfigWarning]) -> LLMConfig:
+    """Every backend's adapter exists; auto-coder's backends for CLIs this tool does not
+    run (auggie, codex-mcp) load disabled, with a warning, rather than fail the file."""
     known = available_adapter_names()
+    foreign = {
+        name: backend
+        for name, backend in llm.backends.items()
+        if backend.adapter in FOREIGN_BACKEND_TYPES and backend.adapter not in known
+    }
+    warnings.extend(
+        ConfigWarning(
+            f"backend '{name}' runs {backend.adapter}, a CLI auto-coder supports and "
+            f"provider-orchestrator does not; it is skipped (set backend_type to one of: "
+            f"{', '.join(known)} to run it)",
+            file=file,
+            table=llm.table_of(name),
+        )
+        for name, backend in foreign.items()
+        if backend.enabled
+    )
     for name, backend in llm.backends.items():
-        if backend.adapter not in known:
+        if name not in foreign and backend.adapter not in known:
             key = "backend_type" if backend.backend_type else None
             hint = "" if key else "; set backend_type to one of them"
             raise ConfigValueError(
                 f"no adapter named '{backend.adapter}' (adapters: {', '.join(known)}){hint}",
                 file=file,
-                table=f"backends.{name}",
+                table=llm.table_of(name),
                 key=key,
             )
+    if not foreign:
+        return llm
+    disabled = {
+        name: backend.model_copy(update={"enabled": False}) for name, backend in foreign.items()
+    }
+    return llm.model_copy(update={"backends": {**llm.backends, **disabled}})
 
 
 def _providers_in_rotation_order(
@@ -424,27 +468,36 @@ def _providers_in_rotation_order(
 
 
 def _resolve_message_backend(
-    llm: LLMConfig, file: Path, warnings: list[ConfigWarning]
+    llm: LLMConfig,
+    declared: MessageBackendConfig,
+    table: str,
+    file: Path,
+    warnings: list[ConfigWarning],
 ) -> MessageBackendConfig:
-    """Fill in ``default`` and ``order`` and check that both name real backends.
+    """Fill in ``default`` and ``order`` of ``[table]`` and check that both name real
+    backends.
 
-    Without ``order``, fallback goes through every enabled backend in file
-    order, the default first. Without ``default``, it is the first of ``order``.
+    Without ``order``, fallback goes through every enabled backend in file order
+    (high-score backends, kept for hard jobs, left out), the default first. Without
+    ``default``, it is the first of ``order``.
     """
-    declared = llm.message_backend
     for position, name in enumerate(declared.order):
         if name not in llm.backends:
-            raise _unknown_backend_in(file, "order", name, llm, position)
+            raise _unknown_backend_in(file, table, "order", name, llm, position)
     if declared.default is not None and declared.default not in llm.backends:
-        raise _unknown_backend_in(file, "default", declared.default, llm, None)
-    enabled = [name for name, backend in llm.backends.items() if backend.enabled]
+        raise _unknown_backend_in(file, table, "default", declared.default, llm, None)
+    enabled = [
+        name
+        for name, backend in llm.backends.items()
+        if backend.enabled and name not in llm.high_score
+    ] or [name for name, backend in llm.backends.items() if backend.enabled]
     if not enabled:
         raise ConfigValueError("every backend is disabled", file=file, table="backends")
     warnings.extend(
         ConfigWarning(
             f"backend '{name}' is disabled and is skipped in the fallback order",
             file=file,
-            table="message_backend",
+            table=table,
             key="order",
         )
         for name in declared.order
@@ -456,7 +509,7 @@ def _resolve_message_backend(
         raise ConfigValueError(
             f"default backend '{default}' is disabled",
             file=file,
-            table="message_backend",
+            table=table,
             key="default",
         )
     if default not in order:
@@ -467,13 +520,13 @@ def _resolve_message_backend(
 
 
 def _unknown_backend_in(
-    file: Path, key: str, name: str, llm: LLMConfig, position: int | None
+    file: Path, table: str, key: str, name: str, llm: LLMConfig, position: int | None
 ) -> ConfigError:
     item = f" (item {position + 1})" if position is not None else ""
     return ConfigValueError(
         f"unknown backend '{name}'{item}; configured backends: {', '.join(llm.backends)}",
         file=file,
-        table="message_backend",
+        table=table,
         key=key,
     )
 

@@ -62,7 +62,17 @@ WHERE_IT_GOES = {
 SECRET_BACKEND_KEYS = frozenset({"api_key", "openai_api_key"})
 
 #: auto-coder top-level tables accepted with a warning and otherwise unused.
-AUTO_CODER_TABLES = frozenset({"backend_for_noedit", "backend_for_failed_pr"})
+AUTO_CODER_TABLES = frozenset({"backend_for_failed_pr"})
+#: auto-coder's order of ``noedit`` jobs (``[message_backend]`` is its older name).
+NOEDIT_TABLE = "backend_for_noedit"
+#: auto-coder's backends for hard jobs (``difficulty = "high"``), tried first for them.
+HIGH_SCORE_TABLES = ("backend_with_high_score", "backend_with_high_score_cloud")
+#: auto-coder backend types for CLIs this tool does not run: such backends load disabled.
+FOREIGN_BACKEND_TYPES = frozenset({"auggie", "codex-mcp"})
+#: Tables this file may hold besides backends found at the top level (older layout).
+KNOWN_TABLES = frozenset(
+    {"backends", "message_backend", "backend", "telemetry", NOEDIT_TABLE, *HIGH_SCORE_TABLES}
+)
 
 
 class BackendConfig(BaseModel):
@@ -181,6 +191,19 @@ class LLMConfig(BaseModel):
     backends: dict[str, BackendConfig]
     message_backend: MessageBackendConfig
     telemetry: TelemetryConfig = TelemetryConfig()
+    #: The order of ``noedit`` jobs, where one is given apart from the main order.
+    noedit_backend: MessageBackendConfig | None = None
+    #: Backends tried first for hard jobs (auto-coder's ``[backend_with_high_score]``).
+    high_score: tuple[str, ...] = ()
+    #: The tables the orders came from, for messages.
+    main_table: str = "message_backend"
+    noedit_table: str | None = None
+    #: ``{backend: the table defining it}`` where that is not ``backends.<name>``.
+    origins: dict[str, str] = Field(default_factory=dict)
+
+    def table_of(self, backend: str) -> str:
+        """The table that defines ``backend``, for messages."""
+        return self.origins.get(backend, f"backends.{backend}")
 
 
 def parse_llm_config(
@@ -196,8 +219,9 @@ def parse_llm_config(
         ConfigValueError: naming the table and key at fault.
     """
     warnings: list[ConfigWarning] = []
-    message_table = _message_backend_table(data, file, warnings)
-    for table in data:
+    (main_name, main_table), noedit = _order_tables(data, file, warnings)
+    top_level: dict[str, Any] = {}
+    for table, value in data.items():
         if table in AUTO_CODER_TABLES:
             warnings.append(
                 ConfigWarning(
@@ -206,65 +230,155 @@ def parse_llm_config(
                     table=table,
                 )
             )
-        elif table not in {"backends", "message_backend", "backend", "telemetry"}:
+        elif table not in KNOWN_TABLES and _looks_like_a_backend(value):
+            top_level[table] = value
+        elif table not in KNOWN_TABLES:
             raise ConfigValueError(
                 f"unknown table or key '{table}' (expected [backends.<name>], "
                 "[message_backend] and [telemetry])",
                 file=file,
                 key=table,
             )
-    backends_table = data.get("backends")
-    if not isinstance(backends_table, dict) or not backends_table:
+    if not isinstance(data.get("backends", {}), dict):
+        raise ConfigValueError("must be a table of backends", file=file, key="backends")
+    backends_table = dict(data.get("backends") or {})
+    for name, value in top_level.items():
+        if name in backends_table:
+            message = f"top-level [{name}] is ignored: [backends.{name}] defines that backend"
+        else:
+            backends_table[name] = value
+            message = (
+                f"top-level [{name}] is auto-coder's older layout of a backend; it is read as "
+                f"[backends.{name}] (move it there)"
+            )
+        warnings.append(ConfigWarning(message, file=file, table=name))
+    holds_secrets = False
+    backends: dict[str, BackendConfig] = {}
+    origins = {name: name for name in top_level if name not in data.get("backends", {})}
+    for name, table in backends_table.items():
+        backends[name] = _parse_backend(
+            name, table, file, warnings, origins.get(name, f"backends.{name}")
+        )
+        holds_secrets |= isinstance(table, dict) and bool(SECRET_BACKEND_KEYS & set(table))
+    high_score = []
+    for table_name in HIGH_SCORE_TABLES:
+        if table_name in data:
+            name, secret = _high_score_backend(
+                data[table_name], table_name, backends, file, warnings
+            )
+            high_score.append(name)
+            holds_secrets |= secret
+    if not backends:
         raise ConfigValueError(
             "no backends configured: add a [backends.<name>] table", file=file, table="backends"
         )
-    holds_secrets = False
-    backends: dict[str, BackendConfig] = {}
-    for name, table in backends_table.items():
-        backends[name] = _parse_backend(name, table, file, warnings)
-        holds_secrets |= bool(SECRET_BACKEND_KEYS & set(table))
-    try:
-        message_backend = MessageBackendConfig.model_validate(message_table)
-    except pydantic.ValidationError as exc:
-        raise config_error_from_validation(
-            exc, file=file, table="message_backend", known_keys=MessageBackendConfig.model_fields
-        ) from None
+    message_backend = _orders(main_table, main_name, file)
+    noedit_backend = None if noedit is None else _orders(noedit[1], noedit[0], file)
     try:
         telemetry = TelemetryConfig.model_validate(data.get("telemetry", {}))
     except pydantic.ValidationError as exc:
         raise config_error_from_validation(
             exc, file=file, table="telemetry", known_keys=TelemetryConfig.model_fields
         ) from None
-    llm = LLMConfig(backends=backends, message_backend=message_backend, telemetry=telemetry)
+    llm = LLMConfig(
+        backends=backends,
+        message_backend=message_backend,
+        telemetry=telemetry,
+        noedit_backend=noedit_backend,
+        high_score=tuple(high_score),
+        main_table=main_name,
+        noedit_table=None if noedit is None else noedit[0],
+        origins=origins,
+    )
     return llm, warnings, holds_secrets
 
 
-def _message_backend_table(data: dict[str, Any], file: Path, warnings: list[ConfigWarning]) -> Any:
-    if "backend" in data and "message_backend" in data:
-        raise ConfigValueError(
-            "both [message_backend] and its old spelling [backend] are present; keep "
-            "[message_backend]",
-            file=file,
-            table="backend",
-        )
-    if "backend" in data:
+def _orders(table: Any, name: str, file: Path) -> MessageBackendConfig:
+    try:
+        return MessageBackendConfig.model_validate(table)
+    except pydantic.ValidationError as exc:
+        raise config_error_from_validation(
+            exc, file=file, table=name, known_keys=MessageBackendConfig.model_fields
+        ) from None
+
+
+_Named = tuple[str, Any]
+
+
+def _order_tables(
+    data: dict[str, Any], file: Path, warnings: list[ConfigWarning]
+) -> tuple[_Named, _Named | None]:
+    """``(name, table)`` of the main order and of the noedit order (None: the main one), as
+    auto-coder reads them: ``[backend]`` is the main order, ``[backend_for_noedit]`` the
+    noedit one, and ``[message_backend]`` its older name; a file with only
+    ``[message_backend]`` (the spec's) orders every job with it."""
+    noedit = (NOEDIT_TABLE, data[NOEDIT_TABLE]) if NOEDIT_TABLE in data else None
+    if "backend" not in data:
+        return ("message_backend", data.get("message_backend", {})), noedit
+    if "message_backend" in data and NOEDIT_TABLE in data:
         warnings.append(
             ConfigWarning(
-                "[backend] is deprecated; rename it to [message_backend]",
+                f"[message_backend] is ignored: [backend] orders edit jobs and [{NOEDIT_TABLE}] "
+                "noedit jobs (auto-coder's meaning)",
                 file=file,
-                table="backend",
+                table="message_backend",
             )
         )
-        return data["backend"]
-    return data.get("message_backend", {})
+    elif "message_backend" in data:
+        warnings.append(
+            ConfigWarning(
+                "[message_backend] orders noedit jobs only: with [backend] present it is read "
+                f"as auto-coder's older name of [{NOEDIT_TABLE}], and [backend] orders edit "
+                "jobs",
+                file=file,
+                table="message_backend",
+            )
+        )
+        return ("backend", data["backend"]), ("message_backend", data["message_backend"])
+    return ("backend", data["backend"]), noedit
+
+
+def _looks_like_a_backend(value: Any) -> bool:
+    """A top-level table with backend keys (``model``, ``options``...): auto-coder's older
+    layout, ``[qwen]`` for ``[backends.qwen]``."""
+    backend_keys = set(BackendConfig.model_fields) | AUTO_CODER_BACKEND_KEYS
+    return isinstance(value, dict) and bool(value) and set(value) <= backend_keys
+
+
+def _high_score_backend(
+    table: Any,
+    table_name: str,
+    backends: dict[str, BackendConfig],
+    file: Path,
+    warnings: list[ConfigWarning],
+) -> tuple[str, bool]:
+    """The backend a high-score table defines (named by its ``name``, else the table), or
+    the existing backend it names; and whether it holds secrets."""
+    if not isinstance(table, dict):
+        raise ConfigValueError("must be a table", file=file, key=table_name)
+    name = table.get("name", table_name)
+    if not isinstance(name, str) or not name:
+        raise ConfigValueError("must be a backend name", file=file, table=table_name, key="name")
+    settings = {key: value for key, value in table.items() if key != "name"}
+    if name in backends:
+        if settings:
+            raise ConfigValueError(
+                f"'{name}' is already a backend: either name it alone (to use it for hard "
+                "jobs) or give this table another name",
+                file=file,
+                table=table_name,
+                key="name",
+            )
+        return name, False
+    backends[name] = _parse_backend(name, settings, file, warnings, table_name)
+    return name, bool(SECRET_BACKEND_KEYS & set(settings))
 
 
 def _parse_backend(
-    name: str, table: Any, file: Path, warnings: list[ConfigWarning]
+    name: str, table: Any, file: Path, warnings: list[ConfigWarning], where: str
 ) -> BackendConfig:
-    where = f"backends.{name}"
     if not isinstance(table, dict):
-        raise ConfigValueError("must be a table", file=file, table="backends", key=name)
+        raise ConfigValueError("must be a table", file=file, table=where)
     if "name" in table:
         raise ConfigValueError(
             "unknown key 'name' (a backend is named by its table)",

@@ -185,26 +185,103 @@ def test_auto_coder_keys_are_accepted_with_warning(write_config: WriteConfig) ->
     assert not any("key 'options_for_resume'" in m for m in found)
 
 
-def test_unknown_top_level_table_is_an_error(write_config: WriteConfig) -> None:
-    """auto-coder's guessed top-level backends are not guessed here: an error with a hint."""
-    directory = write_config('[backends.qwen]\n[grok]\nmodel = "x"\n')
-    with pytest.raises(ConfigValueError, match=r"unknown table or key 'grok'"):
+def test_an_unknown_top_level_table_is_still_an_error(write_config: WriteConfig) -> None:
+    """A top-level table with no backend keys is a typo, not a backend."""
+    directory = write_config("[backends.qwen]\n[telemetri]\nprometheus_port = 1\n")
+    with pytest.raises(ConfigValueError, match=r"unknown table or key 'telemetri'"):
         load_config(directory, environ={})
 
 
-def test_old_backend_table_spelling_is_deprecated(write_config: WriteConfig) -> None:
-    """[backend] still works as [message_backend], with a deprecation warning."""
+def test_a_top_level_backend_table_is_auto_coders_older_layout(
+    write_config: WriteConfig,
+) -> None:
+    """[qwen-openrouter] with backend keys is [backends.qwen-openrouter], with a warning; an
+    adapter it cannot have is named with the table it was written in."""
+    directory = write_config(
+        '[backends.qwen]\n[qwen-openrouter]\nbackend_type = "qwen"\nmodel = "q"\n'
+        '[qwen]\nmodel = "ignored"\n'
+    )
+    config = load_config(directory, environ={})
+    assert config.backend("qwen-openrouter").model == "q"
+    assert config.backend("qwen").model is None  # [backends.qwen] wins
+    texts = [str(w) for w in config.warnings]
+    assert any("top-level [qwen-openrouter] is auto-coder's older layout" in t for t in texts)
+    assert any("top-level [qwen] is ignored: [backends.qwen] defines" in t for t in texts)
+    directory = write_config('[backends.qwen]\n[grok]\nmodel = "x"\n')
+    with pytest.raises(ConfigValueError, match=r"no adapter named 'grok'.*table \[grok\]"):
+        load_config(directory, environ={})
+
+
+def test_backend_alone_is_the_main_order(write_config: WriteConfig) -> None:
+    """auto-coder's [backend] is the main order: no deprecation, every job follows it."""
     directory = write_config('[backends.qwen]\n[backends.claude]\n[backend]\ndefault = "claude"\n')
     config = load_config(directory, environ={})
     assert config.message_backend.default == "claude"
-    assert any("[backend] is deprecated" in str(w) for w in config.warnings)
+    assert config.order_for(noedit=True) == config.message_backend
+    assert not any("[backend]" in str(w) for w in config.warnings)
 
 
-def test_both_backend_table_spellings_is_an_error(write_config: WriteConfig) -> None:
-    """Two tables saying the same thing differently is refused."""
-    directory = write_config("[backends.qwen]\n[backend]\n[message_backend]\n")
-    with pytest.raises(ConfigValueError, match="both"):
-        load_config(directory, environ={})
+def test_backend_beside_message_backend_orders_edit_jobs_with_a_warning(
+    write_config: WriteConfig,
+) -> None:
+    """Both present: [backend] orders edit jobs, [message_backend] (auto-coder's older
+    name of [backend_for_noedit]) noedit jobs; a warning names the table."""
+    directory = write_config(
+        "[backends.qwen]\n[backends.claude]\n[backends.gemini]\n"
+        '[backend]\ndefault = "qwen"\norder = ["qwen", "gemini"]\n'
+        '[message_backend]\ndefault = "claude"\norder = ["claude", "qwen"]\n'
+    )
+    config = load_config(directory, environ={})
+    assert config.order_for(noedit=False).order == ("qwen", "gemini")
+    assert config.order_for(noedit=True).order == ("claude", "qwen")
+    (warning,) = [w for w in config.warnings if w.table == "message_backend"]
+    assert "orders noedit jobs only" in str(warning)
+
+
+def test_backend_for_noedit_wins_over_message_backend(write_config: WriteConfig) -> None:
+    directory = write_config(
+        "[backends.qwen]\n[backends.claude]\n"
+        '[backend]\norder = ["qwen"]\n[message_backend]\norder = ["qwen"]\n'
+        '[backend_for_noedit]\norder = ["claude"]\n'
+    )
+    config = load_config(directory, environ={})
+    assert config.order_for(noedit=True).order == ("claude",)
+    assert any("[message_backend] is ignored" in str(w) for w in config.warnings)
+    spec_only = write_config('[backends.qwen]\n[message_backend]\norder = ["qwen"]\n')
+    assert load_config(spec_only, environ={}).noedit_backend is None  # as it always was
+
+
+def test_high_score_tables_define_the_backends_hard_jobs_start_on(
+    write_config: WriteConfig,
+) -> None:
+    directory = write_config(
+        "[backends.qwen]\n[backends.claude]\n"
+        '[backend_with_high_score]\nname = "gemini-fallback"\nbackend_type = "gemini"\n'
+        'model = "gemini-2.5-flash"\ntemperature = 0.2\n'
+        '[backend_with_high_score_cloud]\nname = "claude"\n'
+    )
+    config = load_config(directory, environ={})
+    assert config.high_score == ("gemini-fallback", "claude")
+    assert config.backend("gemini-fallback").adapter == "gemini"
+    assert "gemini-fallback" not in config.message_backend.order  # hard jobs only
+    (ignored,) = [w for w in config.warnings if w.key == "temperature"]
+    assert ignored.table == "backend_with_high_score"
+    clash = write_config('[backends.qwen]\n[backend_with_high_score]\nname = "qwen"\nmodel = "m"\n')
+    with pytest.raises(ConfigValueError, match="'qwen' is already a backend"):
+        load_config(clash, environ={})
+
+
+def test_backends_for_clis_this_tool_does_not_run_load_disabled(
+    write_config: WriteConfig,
+) -> None:
+    directory = write_config(
+        '[backends.qwen]\n[backends.auggie]\nmodel = "GPT-5"\n[backends.codex-mcp]\n'
+        '[backend]\norder = ["qwen", "auggie", "codex-mcp"]\n'
+    )
+    config = load_config(directory, environ={})
+    assert config.message_backend.order == ("qwen",)
+    assert not config.backend("auggie").enabled
+    assert any("runs auggie, a CLI auto-coder supports" in str(w) for w in config.warnings)
 
 
 def test_message_backend_defaults(write_config: WriteConfig) -> None:
