@@ -123,4 +123,10 @@ ADAPTER = CliAdapter(
     resume_args=("--resume", "{session}"),
     session_store=CLAUDE_SESSIONS,
     progress=assistant_spoke,
+    flag_aliases=(
+        frozenset({"--model"}),
+        frozenset({"--output-format"}),
+        frozenset({"-p", "--print"}),
+    ),
+    output_modes=("stream-json", "json"),
 )

@@ -107,4 +107,5 @@ ADAPTER = CliAdapter(
     resume_args=("resume", "{session}"),
     session_store=CODEX_SESSIONS,
     progress=codex_progress,
+    flag_aliases=(frozenset({"-m", "--model"}),),
 )

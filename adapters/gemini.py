@@ -145,4 +145,10 @@ ADAPTER = CliAdapter(
     resume_args=("--resume", "{session}"),
     session_store=GEMINI_SESSIONS,
     progress=gemini_progress,
+    flag_aliases=(
+        frozenset({"-m", "--model"}),
+        frozenset({"-o", "--output-format"}),
+        frozenset({"-p", "--prompt"}),
+    ),
+    output_modes=("stream-json", "json"),
 )

@@ -146,6 +146,12 @@ class CliAdapter:
         progress: given stdout, whether the agent did anything (answered,
             called a tool) before it stopped; a session with nothing in it is
             not worth resuming.
+        flag_aliases: spellings of one flag (``-m``/``--model``): a flag the
+            backend's options already give (auto-coder's ``"--model",
+            "[model_name]"``, ``"--output-format", "stream-json"``, a trailing
+            ``"-p"``) is not added again.
+        output_modes: the values of the output flag this adapter reads; options
+            choosing another get a warning at load time.
     """
 
     name: str
@@ -172,6 +178,8 @@ class CliAdapter:
     resume_args: tuple[str, ...] = ()
     session_store: SessionStore | None = None
     progress: Callable[[str], bool] | None = None
+    flag_aliases: tuple[frozenset[str], ...] = ()
+    output_modes: tuple[str, ...] = ()
 
     @property
     def can_resume(self) -> bool:
@@ -193,25 +201,63 @@ class CliAdapter:
         """
         launcher = self._launcher(request)
         model = request.model
+        options = request.options
+        style = self._prompt_style(request)
+        if style != "stdin" and options and self._prompt_flag_given(options[-1:]):
+            options = options[:-1]  # auto-coder's trailing "-p": the prompt follows below
         argv = [*launcher, *self.subcommand]
         session_id = request.resume_session
         if session_id is not None and not request.options_name_the_session:
             argv += [arg.replace("{session}", session_id) for arg in self.resume_args]
-        argv += request.options
-        if model and self.model_flag:
+        argv += options
+        if model and self.model_flag and not self._given(options, self.model_flag):
             argv += [self.model_flag, model]
-        argv += self.output_args
+        for group in _flag_groups(self.output_args):
+            if not self._given(options, group[0]):
+                argv += group
         if session_id is None:
-            session_id = self._new_session(request.options)
+            session_id = self._new_session(options)
             if session_id is not None and self.session_flag is not None:
                 argv += [self.session_flag, session_id]
         watched = self.watched_log(session_id) if session_id and self.watched_log else None
         prompt = request.prompt
-        style = self._prompt_style(request)
         stdin = prompt.encode("utf-8") if style == "stdin" else None
-        if style != "stdin":
+        if style == "print_flag" and self._prompt_flag_given(options):
+            argv += ["--", prompt] if prompt.startswith("-") else [prompt]
+        elif style != "stdin":
             argv += self._prompt_args(style, prompt)
         return Invocation(argv=tuple(argv), stdin=stdin, session_id=session_id, watched_log=watched)
+
+    def option_problems(self, options: tuple[str, ...]) -> list[str]:
+        """Why options would leave this adapter unable to read the CLI's output."""
+        flag = next(iter(_flag_groups(self.output_args)), (None,))[0]
+        if flag is None or not self.output_modes:
+            return []
+        names = self._aliases(flag)
+        for position, option in enumerate(options):
+            name, _, inline = option.partition("=")
+            if name not in names:
+                continue
+            value = inline or (options[position + 1] if position + 1 < len(options) else "")
+            if value not in self.output_modes:
+                return [
+                    f"{option if inline else f'{option} {value}'} chooses an output mode the "
+                    f"{self.name} adapter does not read ({', '.join(self.output_modes)}): "
+                    "answers are taken as plain text and limits only from error texts"
+                ]
+        return []
+
+    def _aliases(self, flag: str) -> frozenset[str]:
+        return next((names for names in self.flag_aliases if flag in names), frozenset({flag}))
+
+    def _given(self, options: tuple[str, ...], flag: str) -> bool:
+        names = self._aliases(flag)
+        return any(option.split("=", 1)[0] in names for option in options)
+
+    def _prompt_flag_given(self, options: tuple[str, ...]) -> bool:
+        return (
+            self._given(options, "-p") if self.prompt_style in ("option", "print_flag") else False
+        )
 
     def _new_session(self, options: tuple[str, ...]) -> str | None:
         """A fresh session id, unless the CLI cannot take one or the options pick a session."""
@@ -328,6 +374,17 @@ class CliAdapter:
         if style == "print_flag":
             return ["-p", "--", prompt] if dashed else ["-p", prompt]
         return ["--", prompt] if dashed else [prompt]
+
+
+def _flag_groups(args: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """``("-o", "stream-json", "--verbose")`` -> ``[("-o", "stream-json"), ("--verbose",)]``."""
+    groups: list[tuple[str, ...]] = []
+    for arg in args:
+        if arg.startswith("-") or not groups:
+            groups.append((arg,))
+        else:
+            groups[-1] = (*groups[-1], arg)
+    return groups
 
 
 @dataclass

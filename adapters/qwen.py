@@ -113,4 +113,10 @@ ADAPTER = CliAdapter(
     resume_args=("--resume", "{session}"),
     session_store=QWEN_SESSIONS,
     progress=assistant_spoke,
+    flag_aliases=(
+        frozenset({"-m", "--model"}),
+        frozenset({"-o", "--output-format"}),
+        frozenset({"-p", "--prompt"}),
+    ),
+    output_modes=("stream-json", "json"),
 )

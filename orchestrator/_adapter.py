@@ -67,23 +67,53 @@ class AttemptRequest:
 
     @property
     def options(self) -> tuple[str, ...]:
-        """The backend's options for the job's mode; ``options_for_resume`` (with
-        ``[sessionId]`` filled in) for a resumed attempt, where set."""
-        if self.resume_session is not None and self.backend.options_for_resume:
-            return tuple(
-                option.replace(SESSION_PLACEHOLDER, self.resume_session)
-                for option in self.backend.options_for_resume
-            )
-        if self.job.mode is JobMode.NOEDIT:
-            return self.backend.options_for_noedit
-        return self.backend.options
+        """The backend's options for the job's mode (``options_for_resume`` for a resumed
+        attempt, where set), auto-coder's placeholders filled in: ``[model_name]``,
+        ``[sessionId]``, ``[settings]``, ``[model_provider]``. One with no value here
+        (no session to resume, no ``settings``) is dropped with the flag before it."""
+        backend = self.backend
+        if self.resume_session is not None and backend.options_for_resume:
+            chosen = backend.options_for_resume
+        elif self.job.mode is JobMode.NOEDIT:
+            chosen = backend.options_for_noedit
+        else:
+            chosen = backend.options
+        values = {
+            "[model_name]": self.model,
+            SESSION_PLACEHOLDER: self.resume_session,
+            "[settings]": backend.settings,
+            "[model_provider]": backend.model_provider,
+        }
+        return expand_placeholders(chosen, values)
 
     @property
     def options_name_the_session(self) -> bool:
         """The options already say which session to resume (auto-coder's placeholder)."""
         return self.resume_session is not None and any(
-            SESSION_PLACEHOLDER in option for option in self.backend.options_for_resume
+            SESSION_PLACEHOLDER in option
+            for option in (self.backend.options_for_resume or self.backend.options)
         )
+
+
+def expand_placeholders(
+    options: tuple[str, ...], values: Mapping[str, str | None]
+) -> tuple[str, ...]:
+    """``options`` with each ``[placeholder]`` replaced; an option whose placeholder has no
+    value is dropped, with the flag before it (``--resume [sessionId]`` with no session)."""
+    if not any("[" in option for option in options):
+        return options
+    expanded: list[str] = []
+    for option in options:
+        missing = [name for name, value in values.items() if name in option and value is None]
+        if missing:
+            if expanded and expanded[-1].startswith("-") and expanded[-1] != option:
+                expanded.pop()
+            continue
+        for name, value in values.items():
+            if value is not None:
+                option = option.replace(name, value)
+        expanded.append(option)
+    return tuple(expanded)
 
 
 @dataclass(frozen=True)

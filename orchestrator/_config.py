@@ -37,7 +37,7 @@ from ._llm_config import (
     parse_llm_config,
 )
 from ._provider_metadata import ProviderConfig, ProviderTables, parse_provider_metadata
-from ._registry import available_adapter_names
+from ._registry import available_adapter_names, load_adapter
 from ._rotation import ProviderRotation
 from ._toml import read_toml
 from ._toml_lines import line_in_file, line_of, text_of
@@ -413,6 +413,17 @@ def _check_adapters(llm: LLMConfig, file: Path, warnings: list[ConfigWarning]) -
                 table=llm.table_of(name),
                 key=key,
             )
+    for name, backend in llm.backends.items():
+        if name in foreign or not backend.enabled:
+            continue
+        check = getattr(load_adapter(backend.adapter), "option_problems", None)
+        if not callable(check):
+            continue
+        warnings.extend(
+            ConfigWarning(problem, file=file, table=llm.table_of(name), key=key)
+            for key in ("options", "options_for_noedit", "options_for_resume")
+            for problem in check(getattr(backend, key))
+        )
     if not foreign:
         return llm
     disabled = {

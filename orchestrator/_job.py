@@ -123,6 +123,8 @@ class Job(BaseModel):
         timeout: seconds for the whole job, every attempt included.
         idle_timeout: seconds without any output after which an attempt is
             ended; None: the backend's, else the adapter's default; 0: never.
+        difficulty: ``high`` starts the job on the high-score backends (auto-coder's
+            ``[backend_with_high_score]``) when it names no backend.
         resume: carry the agent's work across a limit (resume its session on the
             next provider, hand it over to the next backend); None: the backend's
             ``resume`` setting.
@@ -145,6 +147,7 @@ class Job(BaseModel):
     cwd: Annotated[Path | None, AfterValidator(_check_cwd)] = None
     timeout: Annotated[float, Field(gt=0)] | None = None
     idle_timeout: Annotated[float, Field(ge=0)] | None = None
+    difficulty: Literal["normal", "high"] = "normal"
     resume: bool | None = None
     metadata: Annotated[dict[str, JsonValue], AfterValidator(_check_metadata)] = Field(
         default_factory=dict

@@ -40,8 +40,6 @@ AUTO_CODER_BACKEND_KEYS = frozenset(
         "timeout",
         "max_retries",
         "extra_args",
-        "model_provider",
-        "settings",
     }
 )
 _PROVIDER_TABLE = (
@@ -109,6 +107,9 @@ class BackendConfig(BaseModel):
             (symlinks resolved); overrides the orchestrator's ``cwd_root``.
         allowed_models: the models jobs may ask for on this backend (empty:
             any); another backend's fallback ignores a job model it does not allow.
+        settings: what ``[settings]`` in the options stands for (auto-coder's key: a
+            settings file, e.g. claude's ``--settings``).
+        model_provider: what ``[model_provider]`` in the options stands for.
         resume: on a limit (or a refused key, or an idle timeout) after the agent
             did some work, the next attempt on this backend resumes its session
             on the next provider instead of starting over.
@@ -143,6 +144,8 @@ class BackendConfig(BaseModel):
     rotate_at_utilization: Annotated[float, Field(gt=0, le=1)] = 0.9
     allowed_models: StringTuple = ()
     cwd_root: Annotated[Path, Field(strict=False)] | None = None
+    settings: str | None = None
+    model_provider: str | None = None
     resume: bool = True
     resume_prompt: Annotated[str, Field(min_length=1, max_length=4096)] = DEFAULT_RESUME_PROMPT
     options_for_resume: StringTuple = ()

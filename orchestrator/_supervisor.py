@@ -59,7 +59,7 @@ from ._events import (
     ProviderRotated,
     ProviderSuspended,
 )
-from ._job import Attempt, AttemptOutcome, Job, JobResult, TokenUsage
+from ._job import Attempt, AttemptOutcome, Job, JobMode, JobResult, TokenUsage
 from ._llm_config import BackendConfig
 from ._process import RunLimits, RunResult, run_process
 from ._provider_metadata import ProviderConfig
@@ -285,8 +285,16 @@ class Supervisor:
     # -- the loop -------------------------------------------------------------
 
     def _backend_order(self, job: Job) -> list[str]:
-        order = list(self.config.message_backend.order)
-        first = job.backend or self.config.message_backend.default or order[0]
+        """The backends the job tries, in order: the one it names (else, for a hard job,
+        the high-score backends; else its mode's default), then its mode's fallback order."""
+        table = self.config.order_for(noedit=job.mode is JobMode.NOEDIT)
+        order = list(table.order)
+        hard = list(self.config.high_score) if job.difficulty == "high" else []
+        if hard and job.backend is None:
+            order = [*hard, *(name for name in order if name not in hard)]
+            first = hard[0]
+        else:
+            first = job.backend or table.default or order[0]
         backend = self.config.backend(first)
         if not backend.enabled:
             raise OrchestratorError(f"Error: backend '{first}' is disabled (job '{job.id}')")

@@ -8,7 +8,7 @@ from typing import Any, TypeVar, cast
 import anyio
 import pytest
 
-from orchestrator import Adapter, Job, load_config
+from orchestrator import Adapter, Job, JobMode, load_config
 from orchestrator._events import (
     AttemptFinished,
     AttemptStarted,
@@ -735,3 +735,22 @@ async def test_a_cwd_outside_the_root_is_refused_symlinks_included(
         assert "--cwd-root" in (refused.error or "")
     wider = await sup.run_job(Job(prompt="x", backend="open", cwd=outside))
     assert wider.status == "succeeded"  # [backends.open] cwd_root allows it
+
+
+async def test_noedit_and_hard_jobs_follow_auto_coders_orders(write_config: WriteConfig) -> None:
+    """[backend] orders edit jobs, [backend_for_noedit] noedit jobs; a hard job starts on
+    the high-score backend, then the usual order; a named backend still comes first."""
+    directory = write_config(
+        backend("edit", ["e"]) + backend("quiet", ["q"])
+        + '[backend]\norder = ["edit", "quiet"]\n'
+        + '[backend_for_noedit]\norder = ["quiet", "edit"]\n'
+        + '[backend_with_high_score]\nname = "strong"\nbackend_type = "generic"\n'
+        + 'providers = ["s"]\n',
+        provider("edit", "e") + provider("quiet", "q") + provider("strong", "s"),
+    )  # fmt: skip
+    sup, _ = supervisor(directory)
+    assert (await sup.run_job(Job(prompt="x"))).backend == "edit"
+    assert (await sup.run_job(Job(prompt="x", mode=JobMode.NOEDIT))).backend == "quiet"
+    assert (await sup.run_job(Job(prompt="x", difficulty="high"))).backend == "strong"
+    named = Job(prompt="x", difficulty="high", backend="quiet")
+    assert (await sup.run_job(named)).backend == "quiet"

@@ -121,6 +121,14 @@ def describe_config(config: OrchestratorConfig) -> Iterator[str]:
     message_backend = config.message_backend
     yield f"Default backend: {message_backend.default}"
     yield f"Fallback order: {' -> '.join(message_backend.order)}"
+    if config.noedit_backend is not None:
+        noedit = config.noedit_backend
+        yield f"Noedit jobs: {noedit.default} first, then {' -> '.join(noedit.order)}"
+    if config.high_score:
+        yield (
+            f'Hard jobs (difficulty = "high"): {" -> ".join(config.high_score)} first, '
+            "then the fallback order"
+        )
     watchers = limit_watchers(config)
     redact = _LazyRedactor(config.secret_values)
     for name, backend in config.backends.items():
