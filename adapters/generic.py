@@ -207,7 +207,10 @@ class CliAdapter:
             options = options[:-1]  # auto-coder's trailing "-p": the prompt follows below
         argv = [*launcher, *self.subcommand]
         session_id = request.resume_session
-        if session_id is not None and not request.options_name_the_session:
+        resumes_itself = request.options_name_the_session or (
+            bool(self.resume_args) and self._given(options, self.resume_args[0])
+        )  # options_for_resume = ["--resume", "latest"]: the options choose the session
+        if session_id is not None and not resumes_itself:
             argv += [arg.replace("{session}", session_id) for arg in self.resume_args]
         argv += options
         if model and self.model_flag and not self._given(options, self.model_flag):

@@ -395,13 +395,12 @@ def _check_adapters(llm: LLMConfig, file: Path, warnings: list[ConfigWarning]) -
     warnings.extend(
         ConfigWarning(
             f"backend '{name}' runs {backend.adapter}, a CLI auto-coder supports and "
-            f"provider-orchestrator does not; it is skipped (set backend_type to one of: "
-            f"{', '.join(known)} to run it)",
+            f"provider-orchestrator does not; it is left out, of the orders too (set "
+            f"backend_type to one of: {', '.join(known)} to run it)",
             file=file,
             table=llm.table_of(name),
         )
         for name, backend in foreign.items()
-        if backend.enabled
     )
     for name, backend in llm.backends.items():
         if name not in foreign and backend.adapter not in known:
@@ -426,10 +425,36 @@ def _check_adapters(llm: LLMConfig, file: Path, warnings: list[ConfigWarning]) -
         )
     if not foreign:
         return llm
-    disabled = {
-        name: backend.model_copy(update={"enabled": False}) for name, backend in foreign.items()
-    }
-    return llm.model_copy(update={"backends": {**llm.backends, **disabled}})
+    return _without(llm, set(foreign), file)
+
+
+def _without(llm: LLMConfig, names: set[str], file: Path) -> LLMConfig:
+    """The config with backends ``names`` left out, of the orders too."""
+
+    def pruned(orders: MessageBackendConfig | None) -> MessageBackendConfig | None:
+        if orders is None:
+            return None
+        default = None if orders.default in names else orders.default
+        order = tuple(name for name in orders.order if name not in names)
+        return MessageBackendConfig(default=default, order=order)
+
+    kept = {name: backend for name, backend in llm.backends.items() if name not in names}
+    if not kept:
+        raise ConfigValueError(
+            "no backend this tool can run: every one is for a CLI it does not support",
+            file=file,
+            table="backends",
+        )
+    main = pruned(llm.message_backend)
+    assert main is not None
+    return llm.model_copy(
+        update={
+            "backends": kept,
+            "message_backend": main,
+            "noedit_backend": pruned(llm.noedit_backend),
+            "high_score": tuple(name for name in llm.high_score if name not in names),
+        }
+    )
 
 
 def _providers_in_rotation_order(

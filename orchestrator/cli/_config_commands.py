@@ -123,7 +123,7 @@ def describe_config(config: OrchestratorConfig) -> Iterator[str]:
     yield f"Fallback order: {' -> '.join(message_backend.order)}"
     if config.noedit_backend is not None:
         noedit = config.noedit_backend
-        yield f"Noedit jobs: {noedit.default} first, then {' -> '.join(noedit.order)}"
+        yield f"Noedit jobs: default {noedit.default}, fallback order {' -> '.join(noedit.order)}"
     if config.high_score:
         yield (
             f'Hard jobs (difficulty = "high"): {" -> ".join(config.high_score)} first, '

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.gemini import ADAPTER as GEMINI
 from orchestrator import Job, load_config
 from orchestrator._adapter import expand_placeholders
 from orchestrator._supervisor import Supervisor
@@ -99,3 +100,14 @@ def test_an_output_mode_the_adapter_cannot_read_is_a_load_time_warning(
         warning
     )
     assert not [w for w in config.warnings if w.key == "options_for_noedit"]  # json is read
+
+
+def test_resume_options_that_choose_the_session_get_no_second_resume_flag() -> None:
+    """auto-coder's gemini example: options_for_resume = ["--resume", "latest"]."""
+    req = replace(
+        request(backend="gemini", options_for_resume=("--resume", "latest")),
+        resume_session="abc",
+    )
+    argv = GEMINI.build(req).argv
+    assert argv.count("--resume") == 1
+    assert argv[1:3] == ("--resume", "latest")

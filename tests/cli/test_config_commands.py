@@ -241,3 +241,40 @@ def test_check_names_extras_the_config_needs_and_python_lacks(write_config: Writ
     assert "provider-orchestrator[prometheus]" in lacking[0]
     assert "provider-orchestrator[otel]" in lacking[1]
     assert lacking[2].startswith("Error: [qwen.a] and 1 more use the sentinel, which needs h11")
+
+
+AUTO_CODER = Path(__file__).parent.parent / "fixtures" / "auto_coder"
+
+
+def test_auto_coders_example_files_load_and_show_each_order() -> None:
+    """Files in the shapes of auto-coder's published examples (docs and fallback): exit 0,
+    the orders auto-coder would use for edit, noedit and hard jobs, every ignored key
+    named once."""
+    docs = orchestrator(
+        "config", "check", "--no-programs", "--config-dir", str(AUTO_CODER / "docs-example")
+    )
+    assert docs.returncode == 0, docs.stderr
+    assert (
+        "Default backend: gemini\nFallback order: gemini -> qwen -> claude -> codex\n"
+        in docs.stdout
+    )
+    assert "Noedit jobs: default qwen, fallback order qwen -> gemini\n" in docs.stdout
+    assert "[message_backend] orders noedit jobs only" in docs.stderr
+    for key in ("api_key", "openai_api_key", "openai_base_url"):
+        assert docs.stderr.count(f"key '{key}'") == 1
+    assert "backend 'auggie' runs auggie" in docs.stderr
+    assert "backend 'codex-mcp' runs codex-mcp" in docs.stderr
+
+    fallback = orchestrator(
+        "config", "check", "--no-programs", "--config-dir", str(AUTO_CODER / "fallback-example")
+    )
+    assert fallback.returncode == 0, fallback.stderr
+    out = fallback.stdout
+    assert "Fallback order: codex -> gemini -> qwen -> claude\n" in out
+    assert "Noedit jobs: default claude, fallback order claude -> gemini -> codex\n" in out
+    assert 'Hard jobs (difficulty = "high"): gemini-fallback first' in out
+    assert "[backends.MiniMax-M2] adapter=claude" in out
+    assert "[backends.qwen-openrouter] adapter=codex" in out
+    for key in ("temperature", "timeout"):
+        assert f"table [backend_with_high_score], key '{key}'" in fallback.stderr
+    assert "Error" not in fallback.stderr
