@@ -272,14 +272,37 @@ class CliAdapter:
         return str(uuid.uuid4())
 
     def scanner(self, request: AttemptRequest) -> LimitScanner:
-        markers = (*self.usage_markers, *request.backend.usage_markers)
         return LimitScanner(
-            stderr_markers=markers,
+            stderr_markers=self._text_markers(request),
             stdout_markers=self.live_stdout_markers,
             stdout_auth_markers=self.live_stdout_auth_markers,
-            line_judge=self.line_judge,
+            line_judge=self._line_judge(request),
             time_zone=request.time_zone,
         )
+
+    def _text_markers(self, request: AttemptRequest) -> tuple[str, ...]:
+        """The adapter's limit texts (unless the backend replaces them, as auto-coder's
+        ``usage_markers`` do) and the backend's own, JSON markers apart."""
+        backend = request.backend
+        configured = tuple(m for m in backend.usage_markers if json_marker(m) is None)
+        return configured if backend.replace_usage_markers else (*self.usage_markers, *configured)
+
+    def _line_judge(self, request: AttemptRequest) -> LineJudge | None:
+        """The adapter's line judge, after the backend's JSON markers: a JSON line holding
+        every key and value of one (auto-coder's meaning) is a usage limit."""
+        wanted = [m for m in map(json_marker, request.backend.usage_markers) if m is not None]
+        if not wanted:
+            return self.line_judge
+        own = self.line_judge
+
+        def judge(event: dict[str, Any], now: float) -> Classification | None:
+            for marker in wanted:
+                if _holds(event, marker):
+                    text = json.dumps(marker, separators=(",", ":"))
+                    return Classification(AttemptOutcome.USAGE_LIMIT, f"usage limit: {text}")
+            return own(event, now) if own is not None else None
+
+        return judge
 
     def classify(self, request: AttemptRequest, output: ProcessOutput) -> Classification:
         """Success, limit, auth, transient, timeout, launch error or failure.
@@ -302,7 +325,9 @@ class CliAdapter:
         error_text = "\n".join(
             part for part in (parsed.error_text, output.stderr, _stdout_if_failed(output)) if part
         )
-        verdict = self._judged_lines(output.stdout) or self._error_verdict(request, error_text)
+        verdict = self._judged_lines(
+            request, f"{output.stdout}\n{output.stderr}"
+        ) or self._error_verdict(request, error_text)
         if verdict is None and output.timed_out is not None:
             verdict = Classification(AttemptOutcome.TIMEOUT, _timeout_message(output))
         if verdict is None:
@@ -323,19 +348,21 @@ class CliAdapter:
         readings = [read_line(self.line_headroom, line, now) for line in stdout.splitlines()]
         return next((reading for reading in reversed(readings) if reading is not None), None)
 
-    def _judged_lines(self, stdout: str) -> Classification | None:
-        """The first limit or auth verdict among stdout's JSON lines (see ``line_judge``)."""
-        if self.line_judge is None:
+    def _judged_lines(self, request: AttemptRequest, output: str) -> Classification | None:
+        """The first limit or auth verdict among the JSON lines of the output (see
+        ``line_judge``, and JSON ``usage_markers``)."""
+        judge = self._line_judge(request)
+        if judge is None:
             return None
         now = time.time()
-        for line in stdout.splitlines():
-            verdict = read_line(self.line_judge, line, now)
+        for line in output.splitlines():
+            verdict = read_line(judge, line, now)
             if verdict is not None:
                 return verdict
         return None
 
     def _error_verdict(self, request: AttemptRequest, text: str) -> Classification | None:
-        marker = find_marker(text, (*self.usage_markers, *request.backend.usage_markers))
+        marker = find_marker(text, self._text_markers(request))
         if marker is not None:
             return limit_classification(marker, text, request.time_zone)
         for outcome, markers in (
@@ -452,6 +479,27 @@ def limit_classification(marker: str, text: str, time_zone: str | None = None) -
         f"usage limit: {marker!r}",
         retry_after=parse_retry_after(text, time.time(), time_zone),
     )
+
+
+def json_marker(marker: str) -> dict[str, Any] | None:
+    """A ``usage_markers`` entry that is a JSON object, parsed; None for a text."""
+    if not marker.lstrip().startswith("{"):
+        return None
+    try:
+        value = json.loads(marker)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _holds(value: Any, wanted: Any) -> bool:
+    """``value`` has every key of ``wanted`` with the same value (objects compared so,
+    recursively): auto-coder's JSON marker match."""
+    if isinstance(wanted, dict):
+        return isinstance(value, dict) and all(
+            key in value and _holds(value[key], inner) for key, inner in wanted.items()
+        )
+    return bool(value == wanted)
 
 
 def read_line(

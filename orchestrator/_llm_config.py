@@ -85,7 +85,11 @@ class BackendConfig(BaseModel):
             the backend (resolved by the loader, see ``adapter``).
         options: extra CLI arguments for ``edit`` jobs.
         options_for_noedit: extra CLI arguments for ``noedit`` jobs.
-        usage_markers: extra case-insensitive texts that mean "usage limit".
+        usage_markers: extra case-insensitive texts that mean "usage limit"; one that
+            is a JSON object matches a JSON line holding all its keys and values.
+        replace_usage_markers: the backend's ``usage_markers`` replace the adapter's
+            limit texts (auto-coder's meaning); the sentinel, the CLI's structured
+            events and logs still watch.
         usage_limit_retry_count: retries on the same provider after a limit.
         usage_limit_retry_wait_seconds: wait before each of those retries.
         always_switch_after_execution: rotate to the next provider after every
@@ -132,6 +136,7 @@ class BackendConfig(BaseModel):
     options: StringTuple = ()
     options_for_noedit: StringTuple = ()
     usage_markers: StringTuple = ()
+    replace_usage_markers: bool = False
     usage_limit_retry_count: Annotated[int, Field(ge=0, le=1000)] = 0
     usage_limit_retry_wait_seconds: Annotated[float, Field(ge=0, le=86_400)] = 0.0
     always_switch_after_execution: bool = False

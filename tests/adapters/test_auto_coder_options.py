@@ -11,13 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from adapters.claude import ADAPTER as CLAUDE
 from adapters.gemini import ADAPTER as GEMINI
-from orchestrator import Job, load_config
+from adapters.qwen import ADAPTER as QWEN
+from orchestrator import AttemptOutcome, Job, load_config
 from orchestrator._adapter import expand_placeholders
 from orchestrator._supervisor import Supervisor
 
 from ..conftest import WriteConfig
-from .helpers import request
+from .helpers import finished, request
 
 pytestmark = pytest.mark.anyio
 
@@ -111,3 +113,33 @@ def test_resume_options_that_choose_the_session_get_no_second_resume_flag() -> N
     argv = GEMINI.build(req).argv
     assert argv.count("--resume") == 1
     assert argv[1:3] == ("--resume", "latest")
+
+
+CLAUDE_LIMIT_LINE = json.dumps(
+    {"type": "assistant", "message": {"content": []}, "error": "rate_limit", "session_id": "s"}
+)
+
+
+def test_a_json_usage_marker_matches_a_line_holding_its_keys_and_values() -> None:
+    """auto-coder's claude marker {"type":"assistant","error":"rate_limit"} is a subset
+    match, not a substring: the real line has other keys in between."""
+    req = request(backend="claude", usage_markers=('{"type":"assistant","error":"rate_limit"}',))
+    scanner = CLAUDE.scanner(req)
+    verdict = scanner.feed("stdout", CLAUDE_LIMIT_LINE + "\n")
+    assert verdict is not None
+    assert verdict.outcome is AttemptOutcome.USAGE_LIMIT
+    other = json.dumps({"type": "assistant", "error": "other"})
+    assert CLAUDE.scanner(req).feed("stdout", other + "\n") is None
+    failed = CLAUDE.classify(req, finished(1, stdout=CLAUDE_LIMIT_LINE))
+    assert failed.outcome is AttemptOutcome.USAGE_LIMIT
+
+
+def test_replace_usage_markers_drops_the_adapters_texts_only() -> None:
+    """auto-coder's meaning: its configured list replaces the defaults."""
+    kept = request(usage_markers=("credit exhausted",))
+    replaced = request(usage_markers=("credit exhausted",), replace_usage_markers=True)
+    quota = finished(1, stderr="Error: quota exceeded")
+    assert QWEN.classify(kept, quota).outcome is AttemptOutcome.USAGE_LIMIT
+    assert QWEN.classify(replaced, quota).outcome is not AttemptOutcome.USAGE_LIMIT
+    credit = finished(1, stderr="Error: credit exhausted")
+    assert QWEN.classify(replaced, credit).outcome is AttemptOutcome.USAGE_LIMIT
