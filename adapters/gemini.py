@@ -23,7 +23,7 @@ from orchestrator import TokenUsage
 from orchestrator.resume import SessionStore
 
 from ._json import json_events, loads_or_none, token_usage
-from .generic import CliAdapter, ParsedOutput, plain_text
+from .generic import YARGS_FLAG_ALIASES, CliAdapter, ParsedOutput, plain_text
 
 
 def parse_gemini(stdout: str) -> ParsedOutput:
@@ -145,10 +145,6 @@ ADAPTER = CliAdapter(
     resume_args=("--resume", "{session}"),
     session_store=GEMINI_SESSIONS,
     progress=gemini_progress,
-    flag_aliases=(
-        frozenset({"-m", "--model"}),
-        frozenset({"-o", "--output-format"}),
-        frozenset({"-p", "--prompt"}),
-    ),
+    flag_aliases=YARGS_FLAG_ALIASES,
     output_modes=("stream-json", "json"),
 )

@@ -39,6 +39,12 @@ LineHeadroom = Callable[[dict[str, Any], float], Headroom | None]
 #: A stdout line longer than this is not judged (it is still kept in the output).
 JUDGED_LINE_LIMIT = 1024 * 1024
 
+#: Spellings of one flag in the yargs CLIs (gemini, and qwen, which forked it).
+YARGS_FLAG_ALIASES = (
+    frozenset({"-m", "--model"}),
+    frozenset({"-o", "--output-format"}),
+    frozenset({"-p", "--prompt"}),
+)
 #: Texts that mean "try again shortly", for every CLI.
 TRANSIENT_MARKERS = (
     "internal server error",

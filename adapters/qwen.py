@@ -29,7 +29,7 @@ from orchestrator import AttemptOutcome, Classification, WatchedLog, parse_retry
 from orchestrator.resume import SessionStore
 
 from ._json import assistant_spoke, result_message
-from .generic import CliAdapter, ParsedOutput
+from .generic import YARGS_FLAG_ALIASES, CliAdapter, ParsedOutput
 
 API_ERROR_PREFIX = "[API Error"
 #: ``<QWEN_RUNTIME_DIR or QWEN_HOME or ~/.qwen>/projects/<cwd, non-alphanumerics as ->/chats/
@@ -113,10 +113,6 @@ ADAPTER = CliAdapter(
     resume_args=("--resume", "{session}"),
     session_store=QWEN_SESSIONS,
     progress=assistant_spoke,
-    flag_aliases=(
-        frozenset({"-m", "--model"}),
-        frozenset({"-o", "--output-format"}),
-        frozenset({"-p", "--prompt"}),
-    ),
+    flag_aliases=YARGS_FLAG_ALIASES,
     output_modes=("stream-json", "json"),
 )

@@ -271,7 +271,7 @@ def test_high_score_tables_define_the_backends_hard_jobs_start_on(
         load_config(clash, environ={})
 
 
-def test_backends_for_clis_this_tool_does_not_run_load_disabled(
+def test_backends_for_clis_this_tool_does_not_run_are_left_out(
     write_config: WriteConfig,
 ) -> None:
     directory = write_config(
@@ -280,7 +280,7 @@ def test_backends_for_clis_this_tool_does_not_run_load_disabled(
     )
     config = load_config(directory, environ={})
     assert config.message_backend.order == ("qwen",)
-    assert not config.backend("auggie").enabled
+    assert list(config.backends) == ["qwen"]
     assert any("runs auggie, a CLI auto-coder supports" in str(w) for w in config.warnings)
 
 

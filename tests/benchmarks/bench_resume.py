@@ -28,15 +28,15 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import anyio
 
-from orchestrator import AttemptFinished, Job, Orchestrator, load_config
+from orchestrator import AttemptFinished, Job
 
-from ..e2e.conftest import CLI_BIN, CONFIG_DIR, PROTOCOL, cli_environment
+from ..e2e.conftest import CLI_BIN, PROTOCOL, cli_environment
 from ..e2e.mock_api import MockApi, Mode
+from ..e2e.test_real_clis import run_job
 
 
 async def one_job(cli: str, before: int, after: int, resume: bool) -> tuple[int, int, float]:
@@ -61,16 +61,9 @@ async def one_job(cli: str, before: int, after: int, resume: bool) -> tuple[int,
             f"MOCK_{cli.upper()}_ANSWERING": second.origin,
         }
         environment = cli_environment(root / "home", urls)
-        config = load_config(CONFIG_DIR, environ=environment)
         job = Job(prompt="refactor the module", backend=cli, cwd=work, resume=resume)
-        async with (
-            Orchestrator(config, base_environment=environment, concurrency=1) as orch,
-            orch.events() as events,
-        ):
-            started = time.perf_counter()
-            result = await orch.run(job)
-            elapsed = time.perf_counter() - started
-            finished = [e for e in events.waiting(10_000) if isinstance(e, AttemptFinished)]
+        result, events, elapsed = await run_job(environment, job)
+        finished = [e for e in events if isinstance(e, AttemptFinished)]
     if "-v" in sys.argv:
         for a in result.attempts:
             print(f"    {a.provider} {a.outcome} resumed_from={a.resumed_from} {a.message[:80]}")

@@ -555,9 +555,10 @@ def _responses_stream(model: str, answer: str, request: dict[str, Any]) -> Itera
         yield _sse({"type": kind, "sequence_number": number, **data}, kind)
 
 
-def _anthropic_stream(model: str, answer: str, request: dict[str, Any]) -> Iterator[str]:
-    message: dict[str, Any] = {
-        "id": "msg_mock",
+def _anthropic_message(ident: str, model: str, request: dict[str, Any]) -> dict[str, Any]:
+    """A streamed Messages answer's ``message_start`` message."""
+    return {
+        "id": ident,
         "type": "message",
         "role": "assistant",
         "model": model,
@@ -566,6 +567,10 @@ def _anthropic_stream(model: str, answer: str, request: dict[str, Any]) -> Itera
         "stop_sequence": None,
         "usage": {"input_tokens": input_tokens(request), "output_tokens": 1},
     }
+
+
+def _anthropic_stream(model: str, answer: str, request: dict[str, Any]) -> Iterator[str]:
+    message = _anthropic_message("msg_mock", model, request)
     yield _sse({"type": "message_start", "message": message}, "message_start")
     block = {"type": "text", "text": ""}
     start = {"type": "content_block_start", "index": 0, "content_block": block}
@@ -684,16 +689,7 @@ def _tool_call(protocol: Protocol, request: dict[str, Any], number: int) -> Iter
             yield _sse({**chunk, "model": model, "choices": [choice], **extra})
         yield "data: [DONE]\n\n"
     elif protocol == "anthropic":
-        message: dict[str, Any] = {
-            "id": "msg_mock_tool",
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {"input_tokens": input_tokens(request), "output_tokens": 1},
-        }
+        message = _anthropic_message("msg_mock_tool", model, request)
         block = {"type": "tool_use", "id": "toolu_mock", "name": name, "input": {}}
         delta = {"type": "input_json_delta", "partial_json": text}
         end = {"stop_reason": "tool_use", "stop_sequence": None}
