@@ -225,6 +225,7 @@ def _load_config(
         warnings.extend(_empty_credentials(tables, metadata_path))
 
     llm = _with_implicit_backends(llm, llm_path, warnings)
+    llm = _with_parents(llm, llm_path)
     llm = _check_adapters(llm, llm_path, warnings)
     providers = _providers_in_rotation_order(llm, tables, llm_path, metadata_path, warnings)
     _require_a_usable_way(llm, providers, unset if tables else {})
@@ -381,6 +382,45 @@ def _with_implicit_backends(llm: LLMConfig, file: Path, warnings: list[ConfigWar
     if not implicit:
         return llm
     return llm.model_copy(update={"backends": {**llm.backends, **implicit}})
+
+
+#: What a backend inherits from the backend its ``backend_type`` names, when it sets none.
+INHERITED_KEYS = ("options", "options_for_noedit")
+
+
+def _with_parents(llm: LLMConfig, file: Path) -> LLMConfig:
+    """auto-coder's ``backend_type`` naming another backend: the child runs that backend's
+    adapter and inherits its ``options`` and ``options_for_noedit`` where it sets none
+    (copies, through any number of parents)."""
+    resolved: dict[str, BackendConfig] = {}
+
+    def resolve(name: str, chain: tuple[str, ...]) -> BackendConfig:
+        if name in resolved:
+            return resolved[name]
+        backend = llm.backends[name]
+        parent = backend.backend_type
+        if parent is None or parent == name or parent not in llm.backends:
+            resolved[name] = backend
+            return backend
+        if parent in chain:
+            raise ConfigValueError(
+                f"backend_type goes round in a loop: {' -> '.join([*chain, parent])}",
+                file=file,
+                table=llm.table_of(name),
+                key="backend_type",
+            )
+        base = resolve(parent, (*chain, parent))
+        update: dict[str, Any] = {"backend_type": base.adapter}
+        for key in INHERITED_KEYS:
+            if key not in backend.model_fields_set:
+                update[key] = getattr(base, key)
+        resolved[name] = backend.model_copy(update=update)
+        return resolved[name]
+
+    backends = {name: resolve(name, (name,)) for name in llm.backends}
+    if all(backends[name] is llm.backends[name] for name in backends):
+        return llm
+    return llm.model_copy(update={"backends": backends})
 
 
 def _check_adapters(llm: LLMConfig, file: Path, warnings: list[ConfigWarning]) -> LLMConfig:

@@ -611,3 +611,24 @@ def test_errors_and_warnings_about_a_key_name_its_line(write_config: WriteConfig
     )
     (warning,) = [m for m in messages(directory) if "sentinal" in m]
     assert f"{directory / 'provider_metadata.toml'}:3, table [qwen.a]" in warning
+
+
+def test_backend_type_naming_another_backend_inherits_its_options(
+    write_config: WriteConfig,
+) -> None:
+    """auto-coder's option inheritance: a child whose backend_type names a backend runs
+    that backend's adapter and takes its options where it sets none, through parents."""
+    directory = write_config(
+        '[backends.claude]\noptions = ["--verbose"]\noptions_for_noedit = ["--plan"]\n'
+        '[backends.minimax]\nbackend_type = "claude"\noptions = ["--settings", "x"]\n'
+        '[backends.minimax-2]\nbackend_type = "minimax"\n'
+    )
+    config = load_config(directory, environ={})
+    assert config.backend("minimax").options == ("--settings", "x")
+    assert config.backend("minimax").options_for_noedit == ("--plan",)
+    grandchild = config.backend("minimax-2")
+    assert grandchild.adapter == "claude"
+    assert (grandchild.options, grandchild.options_for_noedit) == (("--settings", "x"), ("--plan",))
+    loop = write_config('[backends.a]\nbackend_type = "b"\n[backends.b]\nbackend_type = "a"\n')
+    with pytest.raises(ConfigValueError, match="backend_type goes round in a loop: a -> b -> a"):
+        load_config(loop, environ={})
