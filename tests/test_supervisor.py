@@ -737,13 +737,17 @@ async def test_a_cwd_outside_the_root_is_refused_symlinks_included(
     assert wider.status == "succeeded"  # [backends.open] cwd_root allows it
 
 
-async def test_noedit_and_hard_jobs_follow_auto_coders_orders(write_config: WriteConfig) -> None:
-    """[backend] orders edit jobs, [backend_for_noedit] noedit jobs; a hard job starts on
-    the high-score backend, then the usual order; a named backend still comes first."""
+@pytest.mark.parametrize("noedit_table", ["backend_for_noedit", "message_backend"])
+async def test_noedit_and_hard_jobs_follow_auto_coders_orders(
+    write_config: WriteConfig, noedit_table: str
+) -> None:
+    """[backend] orders edit jobs, [backend_for_noedit] (or [message_backend], its older
+    name) noedit jobs; a hard job starts on the high-score backend, then the usual order;
+    a named backend still comes first."""
     directory = write_config(
         backend("edit", ["e"]) + backend("quiet", ["q"])
         + '[backend]\norder = ["edit", "quiet"]\n'
-        + '[backend_for_noedit]\norder = ["quiet", "edit"]\n'
+        + f'[{noedit_table}]\norder = ["quiet", "edit"]\n'
         + '[backend_with_high_score]\nname = "strong"\nbackend_type = "generic"\n'
         + 'providers = ["s"]\n',
         provider("edit", "e") + provider("quiet", "q") + provider("strong", "s"),
