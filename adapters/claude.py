@@ -115,6 +115,7 @@ ADAPTER = CliAdapter(
     live_stdout_auth_markers=(AUTH_FAILED_EVENT,),
     parse=result_message,
     base_url_env="ANTHROPIC_BASE_URL",
+    key_env=("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"),
     line_judge=judge_claude_line,
     line_headroom=claude_headroom,
     default_idle_timeout=IDLE_TIMEOUT,

@@ -139,6 +139,7 @@ ADAPTER = CliAdapter(
     ),
     parse=parse_gemini,
     base_url_env="GOOGLE_GEMINI_BASE_URL",
+    key_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
     default_idle_timeout=900.0,
     limit_signal="its retry lines on stderr (Attempt 1 failed ... 429), at the first 429",
     session_flag="--session-id",

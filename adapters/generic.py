@@ -158,6 +158,8 @@ class CliAdapter:
             ``"-p"``) is not added again.
         output_modes: the values of the output flag this adapter reads; options
             choosing another get a warning at load time.
+        key_env: the variables holding the CLI's API key, which the sentinel holds
+            (the child gets a placeholder) when it watches the provider.
     """
 
     name: str
@@ -186,6 +188,7 @@ class CliAdapter:
     progress: Callable[[str], bool] | None = None
     flag_aliases: tuple[frozenset[str], ...] = ()
     output_modes: tuple[str, ...] = ()
+    key_env: tuple[str, ...] = ()
 
     @property
     def can_resume(self) -> bool:

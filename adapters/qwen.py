@@ -105,6 +105,7 @@ ADAPTER = CliAdapter(
     usage_markers=("rate limit", "quota", "429"),
     parse=parse_qwen,
     base_url_env="OPENAI_BASE_URL",
+    key_env=("OPENAI_API_KEY",),
     session_flag="--session-id",
     watched_log=qwen_debug_log,
     default_idle_timeout=900.0,

@@ -616,6 +616,7 @@ PROVIDER_KEYS = (
     "prompt_via",
     "sentinel",
     "sentinel_env",
+    "keyholder",
     "secrets",
 )
 

@@ -58,6 +58,8 @@ class AttemptFinished(_EventBase):
     #: Tokens the sentinel counted on the wire, every request of the attempt summed
     #: (``usage`` is the CLI's own figure where it gives one); None when it did not watch.
     wire_usage: TokenUsage | None = None
+    #: The model the provider's answers named, as the sentinel saw them.
+    served_model: str | None = None
 
 
 class ProviderRotated(_EventBase):

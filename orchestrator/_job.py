@@ -202,6 +202,8 @@ class Attempt(BaseModel):
     resumed_from: int | None = None
     #: The attempt whose work this one's prompt handed over (from another backend).
     handed_over_from: int | None = None
+    #: The model the provider's answers named (seen by the sentinel), where known.
+    served_model: str | None = None
 
 
 class JobResult(BaseModel):

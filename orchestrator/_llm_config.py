@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import collections
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
@@ -114,6 +114,9 @@ class BackendConfig(BaseModel):
         settings: what ``[settings]`` in the options stands for (auto-coder's key: a
             settings file, e.g. claude's ``--settings``).
         model_provider: what ``[model_provider]`` in the options stands for.
+        on_model_mismatch: what a provider serving another model than the attempt asked
+            for (as the sentinel sees the answers) does: ``warn`` (recorded on the
+            attempt and logged) or ``fail`` (the attempt fails; the job moves on).
         resume: on a limit (or a refused key, or an idle timeout) after the agent
             did some work, the next attempt on this backend resumes its session
             on the next provider instead of starting over.
@@ -151,6 +154,7 @@ class BackendConfig(BaseModel):
     cwd_root: Annotated[Path, Field(strict=False)] | None = None
     settings: str | None = None
     model_provider: str | None = None
+    on_model_mismatch: Literal["warn", "fail"] = "warn"
     resume: bool = True
     resume_prompt: Annotated[str, Field(min_length=1, max_length=4096)] = DEFAULT_RESUME_PROMPT
     options_for_resume: StringTuple = ()

@@ -19,7 +19,13 @@ whole). What it sees goes to that attempt's :class:`Ticket`:
 
 A request with an unknown token gets 403 and is never forwarded; one whose
 path would leave the provider's base path (``..``, encoded or not) gets 400. Headers
-(and so API keys) pass through as the CLI sent them and are never logged.
+pass through as the CLI sent them and are never logged.
+
+Keyholder: the sentinel can hold an attempt's API keys (:meth:`Ticket.hold`). The
+child then gets a placeholder in each key variable, valid for that attempt only,
+and the sentinel puts the real key where the placeholder is (the ``Authorization``,
+``x-api-key`` or ``x-goog-api-key`` header, a ``key=`` query), for that attempt's
+upstream only: an agent that prints its environment shows nothing worth stealing.
 
 httpx (on anyio) talks to the provider; h11 speaks HTTP/1.1 to the CLI.
 Both are core dependencies: the sentinel is on by default (see
@@ -91,11 +97,13 @@ READ_SIZE = 64 * 1024
 
 @dataclass
 class _Counts:
-    """One request's token counts: the largest of each seen in its answer."""
+    """One request's token counts (the largest of each seen in its answer), and the
+    model its answer says served it."""
 
     input: int = 0
     output: int = 0
     total: int = 0
+    model: str | None = None
 
     def see(self, input_tokens: int, output_tokens: int, total_tokens: int) -> None:
         self.input = max(self.input, input_tokens)
@@ -122,6 +130,34 @@ class Ticket:
     _seen: anyio.Event = field(default_factory=anyio.Event)
     _counts: list[_Counts] = field(default_factory=list)
     _in_flight: set[anyio.CancelScope] = field(default_factory=set)
+    #: ``{placeholder: real key}``: what the sentinel puts back into requests.
+    _keys: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def hold(self, environment: dict[str, str], variables: tuple[str, ...]) -> list[str]:
+        """Take the keys in ``variables`` out of the child's ``environment``: each gets a
+        placeholder for this attempt, and any other variable holding the same key does too.
+
+        Returns the variables that now hold a placeholder.
+        """
+        held = []
+        for variable in variables:
+            real = environment.get(variable)
+            if not real or real in self._keys.values() or real in self._keys:
+                continue
+            placeholder = f"orchestrator-key-{len(self._keys) + 1}-{self.token}"
+            self._keys[placeholder] = real
+            for name, value in environment.items():
+                if value == real:
+                    environment[name] = placeholder
+                    held.append(name)
+        return held
+
+    def with_keys(self, text: str) -> str:
+        """``text`` (a header value, a path and query) with the real keys put back."""
+        for placeholder, real in self._keys.items():
+            if placeholder in text:
+                text = text.replace(placeholder, real)
+        return text
 
     def end(self) -> None:
         """The attempt is over: its requests still waiting on the provider are cancelled
@@ -139,6 +175,12 @@ class Ticket:
     def reported(self) -> Classification | None:
         """The verdict, if one was seen (before the CLI got the response)."""
         return self._verdict
+
+    @property
+    def served_models(self) -> tuple[str, ...]:
+        """The models the provider's answers named (``model``, ``message.model``,
+        ``modelVersion``), in order, each once."""
+        return tuple(dict.fromkeys(c.model for c in self._counts if c.model))
 
     @property
     def usage(self) -> TokenUsage | None:
@@ -285,6 +327,9 @@ class Sentinel:
             for name, value in request.headers
             if name.decode("latin-1").lower() not in NOT_FORWARDED
         ]
+        if ticket._keys:  # the keyholder: real keys only on the way to this upstream
+            url = ticket.with_keys(url)
+            headers = [(name, ticket.with_keys(value)) for name, value in headers]
         # Uncompressed answers, so that their usage and errors can be read.
         headers.append(("accept-encoding", "identity"))
         # The body is read whole (bounded) before it is sent: a request body streamed
@@ -423,7 +468,8 @@ class _ResponseWatcher:
         return None
 
     def _scan_line(self, line: bytes) -> None:
-        if b"sage" not in line:  # "usage", "usageMetadata"
+        wants_model = self.counts.model is None and b'"model' in line  # model, modelVersion
+        if b"sage" not in line and not wants_model:  # "usage", "usageMetadata"
             return
         text = line.strip()
         if text.startswith(b"data:"):
@@ -434,6 +480,8 @@ class _ResponseWatcher:
             return
         for input_tokens, output_tokens, total_tokens in _usage_objects(value):
             self.counts.see(input_tokens, output_tokens, total_tokens)
+        if wants_model:
+            self.counts.model = _served_model(value)
 
 
 def _usage_objects(value: Any) -> list[tuple[int, int, int]]:
@@ -451,6 +499,20 @@ def _usage_objects(value: Any) -> list[tuple[int, int, int]]:
                 elif isinstance(inner, dict | list):
                     stack.append(inner)
     return found
+
+
+def _served_model(value: Any) -> str | None:
+    """The model an answer names: OpenAI's ``model``, Anthropic's ``message.model``, the
+    Responses API's ``response.model``, Gemini's ``modelVersion``."""
+    if not isinstance(value, dict):
+        return None
+    for holder in (value, value.get("message"), value.get("response")):
+        if isinstance(holder, dict):
+            for key in ("model", "modelVersion"):
+                model = holder.get(key)
+                if isinstance(model, str) and model:
+                    return model
+    return None
 
 
 def _counts(usage: dict[str, Any]) -> tuple[int, int, int]:

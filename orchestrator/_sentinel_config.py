@@ -4,6 +4,11 @@ The variable is the adapter's (``OPENAI_BASE_URL`` for qwen,
 ``ANTHROPIC_BASE_URL`` for claude, ``GOOGLE_GEMINI_BASE_URL`` for gemini), or
 the provider's own ``sentinel_env = "NAME"``.
 
+Keyholder, on with the sentinel: the adapter's key variables (``OPENAI_API_KEY``,
+``ANTHROPIC_API_KEY``, ``GEMINI_API_KEY``...) reach the child as per-attempt
+placeholders and the sentinel adds the real key upstream; ``keyholder = false``
+gives the child the real key as before.
+
 On by default: a provider that sets that variable to an ``http(s)://`` URL
 goes through the sentinel, because a CLI that retries a 429 in silence (qwen)
 is otherwise seen only by a timeout; ``sentinel = false`` opts out. A
@@ -33,10 +38,9 @@ def sentinel_variables(
         for provider in providers:
             table = f"{backend}.{provider.name}"
             wanted = provider.options.get("sentinel")
-            if wanted is not None and not isinstance(wanted, bool):
-                raise ConfigValueError(
-                    "must be true or false", file=file, table=table, key="sentinel"
-                )
+            for key in ("sentinel", "keyholder"):
+                if not isinstance(provider.options.get(key, False), bool):
+                    raise ConfigValueError("must be true or false", file=file, table=table, key=key)
             if wanted is False:
                 continue
             variable = base_url_variable(provider, adapters[backend])
@@ -62,6 +66,15 @@ def sentinel_variables(
                 )
             chosen[(backend, provider.name)] = variable
     return chosen
+
+
+def key_variables(provider: ProviderConfig, adapter: Adapter) -> tuple[str, ...]:
+    """The variables whose keys the sentinel holds for a provider it watches: the
+    adapter's key variables, unless the provider says ``keyholder = false`` (checked by
+    :func:`sentinel_variables`)."""
+    if provider.options.get("keyholder", True) is False:
+        return ()
+    return tuple(getattr(adapter, "key_env", ()))
 
 
 def base_url_variable(provider: ProviderConfig, adapter: Adapter) -> str | None:

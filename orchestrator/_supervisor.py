@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import anyio
+import structlog
 
 from ._adapter import Adapter, AttemptRequest, Classification, Invocation, ResumableAdapter
 from ._config import OrchestratorConfig
@@ -68,9 +69,12 @@ from ._registry import load_adapter
 from ._rotation import ProviderRotation, WaitUntil
 from ._rotation_store import MemoryRotationStore, RotationStore
 from ._sentinel import Sentinel
-from ._sentinel_config import sentinel_variables
+from ._sentinel_config import key_variables, sentinel_variables
+from ._served_model import model_matches
 from .limits import Headroom, follow_log
 from .resume import NOTHING, RESUME_AFTER, Carry, WorkCarrier
+
+logger = structlog.get_logger("orchestrator.supervisor")
 
 STDERR_TAIL_LINES = 20
 #: Characters of an attempt's message, and of each kept stderr line (after redaction).
@@ -135,6 +139,7 @@ def _log_watch(
 class _SentinelSaw(NamedTuple):
     usage: TokenUsage | None = None
     headroom: Headroom | None = None
+    served_models: tuple[str, ...] = ()
 
 
 class _Next(Enum):
@@ -517,6 +522,8 @@ class Supervisor:
         reading = verdict.headroom or seen.headroom
         if reading is not None and provider is not None:
             await self._keep_headroom(backend, provider.name, reading)
+        served = seen.served_models[-1] if seen.served_models else None
+        verdict = self._check_served_model(names, backend, served, verdict)
         stdout = result.output.stdout
         session = invocation.session_id or verdict.session_id
         if session is None and verdict.outcome in RESUME_AFTER:
@@ -537,7 +544,33 @@ class Supervisor:
             session_id=session,
             carried=carried,
             wire_usage=seen.usage,
+            served_model=served,
         )
+
+    def _check_served_model(
+        self,
+        names: _Names,
+        backend: BackendConfig,
+        served: str | None,
+        verdict: Classification,
+    ) -> Classification:
+        """A provider that served another model than asked: logged (``warn``), or the
+        attempt fails so that the job moves on (``fail``)."""
+        asked = names.model
+        if served is None or asked is None or model_matches(asked, served):
+            return verdict
+        text = f"the provider served model {served!r}, not {asked!r}"
+        logger.warning(
+            "served model differs",
+            job=names.job_id,
+            backend=names.backend,
+            provider=names.provider,
+            asked=asked,
+            served=served,
+        )
+        if backend.on_model_mismatch == "fail" and verdict.outcome is AttemptOutcome.SUCCESS:
+            return Classification(AttemptOutcome.FAILURE, f"{text} (on_model_mismatch = fail)")
+        return replace(verdict, message=f"{verdict.message}; {text}" if verdict.message else text)
 
     def _cwd_refusal(self, job: Job, backend: BackendConfig) -> str | None:
         """Why the job may not work in its ``cwd``: not a directory, or outside the root."""
@@ -602,6 +635,8 @@ class Supervisor:
                     self.sentinel.ticket(environment[variable])
                 )
                 environment[variable] = ticket.url
+                if provider is not None:
+                    ticket.hold(environment, key_variables(provider, adapter))
             result = await run_process(
                 invocation.argv,
                 env=environment,
@@ -615,7 +650,7 @@ class Supervisor:
             )
             if ticket is None:
                 return result, _SentinelSaw()
-            return result, _SentinelSaw(ticket.usage, ticket.headroom)
+            return result, _SentinelSaw(ticket.usage, ticket.headroom, ticket.served_models)
 
     async def _keep_headroom(
         self, backend: BackendConfig, provider: str, reading: Headroom
@@ -682,6 +717,7 @@ class Supervisor:
         session_id: str | None = None,
         carried: Carry = NOTHING,
         wire_usage: TokenUsage | None = None,
+        served_model: str | None = None,
     ) -> Classification:
         # Redact first, cut after: no cut may leave part of a secret behind.
         message = shorten(self._redact(verdict.message), MESSAGE_LIMIT)
@@ -702,6 +738,7 @@ class Supervisor:
                 session_id=session_id,
                 resumed_from=carried.resumed_from,
                 handed_over_from=carried.handed_over_from,
+                served_model=served_model,
             )
         )
         self._publish_finished(
@@ -713,6 +750,7 @@ class Supervisor:
             message=message,
             session_id=session_id,
             wire_usage=wire_usage,
+            served_model=served_model,
         )
         return verdict
 
@@ -727,6 +765,7 @@ class Supervisor:
         message: str,
         session_id: str | None = None,
         wire_usage: TokenUsage | None = None,
+        served_model: str | None = None,
     ) -> None:
         self.bus.publish(
             AttemptFinished(
@@ -738,6 +777,7 @@ class Supervisor:
                 usage=verdict.usage,
                 session_id=session_id,
                 wire_usage=wire_usage,
+                served_model=served_model,
                 job_id=names.job_id,
                 backend=names.backend,
                 provider=names.provider,

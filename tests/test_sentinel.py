@@ -405,3 +405,79 @@ async def test_a_request_body_past_the_limit_is_refused(
             large = await client.post(f"{ticket.url}/chat/completions", json=chat("x" * 5000))
     assert (small.status_code, large.status_code) == (200, 413)
     assert ticket.requests == 1  # the large one never left
+
+
+@pytest.mark.parametrize(
+    ("protocol", "header"),
+    [("openai-chat", "authorization"), ("anthropic", "x-api-key"), ("gemini", "x-goog-api-key")],
+)
+async def test_the_keyholder_puts_the_real_key_upstream_only(
+    sentinel: Sentinel, protocol: Protocol, header: str
+) -> None:
+    """The child holds a placeholder; the provider gets the real key, in the protocol's
+    own header; the child's other variables holding the key get the placeholder too."""
+    with MockApi(protocol, "answer") as api:
+        async with httpx.AsyncClient() as client, sentinel.ticket(api.origin) as ticket:
+            environment = {"THE_KEY": "sk-real-0123", "COPY": "sk-real-0123", "OTHER": "x"}
+            assert ticket.hold(environment, ("THE_KEY", "ABSENT")) == ["THE_KEY", "COPY"]
+            placeholder = environment["THE_KEY"]
+            assert "sk-real" not in placeholder
+            assert environment == {"THE_KEY": placeholder, "COPY": placeholder, "OTHER": "x"}
+            value = f"Bearer {placeholder}" if header == "authorization" else placeholder
+            response = await client.post(
+                f"{ticket.url}{PATHS[protocol]}", json=chat("hi"), headers={header: value}
+            )
+            assert response.status_code == 200
+            query = await client.post(
+                f"{ticket.url}/v1beta/models/m:generateContent?key={placeholder}", json=chat("hi")
+            )
+            assert query.status_code == 200
+    assert api.credentials == ["sk-real-0123", "sk-real-0123"]
+
+
+@pytest.mark.parametrize("protocol", ["openai-chat", "openai-responses", "anthropic", "gemini"])
+async def test_the_model_each_protocols_answer_names_is_seen(
+    sentinel: Sentinel, protocol: Protocol
+) -> None:
+    with MockApi(protocol, "answer", served_model="served-model-7") as api:
+        async with httpx.AsyncClient() as client, sentinel.ticket(api.origin) as ticket:
+            body = {**chat("hi"), "input": "hi"} if protocol == "openai-responses" else chat("hi")
+            response = await client.post(f"{ticket.url}{PATHS[protocol]}", json=body)
+            assert response.status_code == 200
+    assert ticket.served_models == ("served-model-7",)
+
+
+@pytest.mark.parametrize("policy", ["warn", "fail"])
+async def test_a_provider_serving_another_model_is_reported_or_left(
+    write_config: WriteConfig, policy: str
+) -> None:
+    """Asked for qwen3-coder-plus, served a flash model: recorded on the attempt and the
+    event (warn), or the attempt fails and the job moves on to the next provider (fail)."""
+    from orchestrator import AttemptFinished
+
+    with (
+        MockApi("openai-chat", "answer", "from a", served_model="qwen3-coder-flash") as a,
+        MockApi("openai-chat", "answer", "from b", served_model="qwen3-coder-plus") as b,
+    ):
+        directory = write_config(
+            backend("agent", ["a", "b"], model='"qwen3-coder-plus"')
+            + f'on_model_mismatch = "{policy}"\n',
+            http_provider("agent", "a", a.origin, sentinel=True)
+            + http_provider("agent", "b", b.origin, sentinel=True),
+        )
+        async with (
+            Orchestrator(load_config(directory, environ={})) as orch,
+            orch.events() as events,
+        ):
+            result = await orch.run(Job(prompt="one"))
+            finished = [e for e in events.waiting(1000) if isinstance(e, AttemptFinished)]
+    first = result.attempts[0]
+    assert first.served_model == "qwen3-coder-flash"
+    assert finished[0].served_model == "qwen3-coder-flash"
+    assert "served model 'qwen3-coder-flash', not 'qwen3-coder-plus'" in first.message
+    if policy == "warn":
+        assert (result.status, result.provider, result.output) == ("succeeded", "a", "from a")
+    else:
+        assert first.outcome is AttemptOutcome.FAILURE
+        assert (result.provider, result.output) == ("b", "from b")
+        assert result.attempts[1].served_model == "qwen3-coder-plus"

@@ -26,8 +26,10 @@ Each answers in one mode:
 Standard library only (``ThreadingHTTPServer`` in a thread), so that it does
 not share an event loop with the orchestrator under test. Requests are
 counted and their paths kept, model calls' bodies too (what the tests read to
-see which conversation reached a provider); API keys, sent in headers by
-every CLI, are never stored. ``script`` gives one mode per model call
+see which conversation reached a provider), and the credential each model call
+carried (``Authorization``, ``x-api-key``, ``x-goog-api-key`` or ``key=``), so
+that a test sees which key reached the provider; they are dummies, kept in
+memory only. ``script`` gives one mode per model call
 (the last repeats): ``["tool", "rate-limit-bare"]`` is an agent that did some
 work and then hit its limit.
 
@@ -42,6 +44,7 @@ import json
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -84,6 +87,7 @@ class MockApi:
         answer_headers: dict[str, str] | None = None,
         script: Sequence[Mode] = (),
         whole_request_usage: bool = False,
+        served_model: str | None = None,
     ) -> None:
         self.protocol = protocol
         self.mode = mode
@@ -91,8 +95,12 @@ class MockApi:
         self.script = tuple(script)
         #: The bodies of the model calls, in order (JSON as sent).
         self.bodies: list[dict[str, Any]] = []
+        #: The credential each model call carried, in order ("" when none).
+        self.credentials: list[str] = []
         #: Report each request's whole size as its input tokens (what a provider bills).
         self.whole_request_usage = whole_request_usage
+        #: The model answers name; None: the one each request asked for.
+        self.served_model = served_model
         #: Sent with every answer, e.g. rate-limit headers announcing little headroom.
         self.answer_headers = dict(answer_headers or {})
         self.answer = answer
@@ -209,10 +217,12 @@ class _Handler(BaseHTTPRequestHandler):
         with self.mock._lock:
             calls = len(self.mock.bodies)
             self.mock.bodies.append(request)
+            self.mock.credentials.append(_credential(self.headers, self.path))
             self.mock.models.append(_requested_model(self.path, request))
         script = self.mock.script
         mode = script[min(calls, len(script) - 1)] if script else self.mock.mode
         _WHOLE_REQUEST.set(self.mock.whole_request_usage)
+        _SERVED.set(self.mock.served_model or _requested_model(self.path, request) or "mock-model")
         if mode == "hang":
             self.mock.wait_stopping()
             self.close_connection = True
@@ -290,6 +300,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
+
+
+def _credential(headers: Any, path: str) -> str:
+    """The API key a request carried, in whichever place its protocol puts it."""
+    bearer = headers.get("authorization", "")
+    if bearer.lower().startswith("bearer "):
+        return str(bearer[7:])
+    for name in ("x-api-key", "x-goog-api-key"):
+        if headers.get(name):
+            return str(headers[name])
+    query = urllib.parse.parse_qs(path.split("?", 1)[1]) if "?" in path else {}
+    return query.get("key", [""])[0]
 
 
 def _requested_model(path: str, request: dict[str, Any]) -> str:
@@ -387,7 +409,7 @@ def _sse(data: object, event: str | None = None) -> str:
 
 
 def _reply(protocol: Protocol, answer: str, request: dict[str, Any]) -> object:
-    model = str(request.get("model") or "mock-model")
+    model = _SERVED.get()
     if protocol == "openai-chat":
         return {
             "id": "chatcmpl-mock",
@@ -420,7 +442,7 @@ def _reply(protocol: Protocol, answer: str, request: dict[str, Any]) -> object:
 
 
 def _stream(protocol: Protocol, answer: str, request: dict[str, Any]) -> Iterator[str]:
-    model = str(request.get("model") or "mock-model")
+    model = _SERVED.get()
     if protocol == "openai-chat":
         yield from _chat_stream(model, answer, request)
     elif protocol == "openai-responses":
@@ -450,6 +472,8 @@ def input_tokens(request: dict[str, Any]) -> int:
     return len(texts[0]) if texts else USAGE["input"]
 
 
+#: The model a request's answer names, set in its handler thread.
+_SERVED: contextvars.ContextVar[str] = contextvars.ContextVar("served", default="mock-model")
 #: Set in a request's handler thread when its mock counts whole requests.
 _WHOLE_REQUEST: contextvars.ContextVar[bool] = contextvars.ContextVar("whole", default=False)
 
@@ -605,7 +629,7 @@ def _gemini_chunk(answer: str, request: dict[str, Any]) -> dict[str, Any]:
             "candidatesTokenCount": USAGE["output"],
             "totalTokenCount": prompt + USAGE["output"],
         },
-        "modelVersion": "mock-model",
+        "modelVersion": _SERVED.get(),
     }
 
 
@@ -675,7 +699,7 @@ def harmless_call(
 def _tool_call(protocol: Protocol, request: dict[str, Any], number: int) -> Iterator[str]:
     name, arguments = harmless_call(protocol, request, number)
     text = json.dumps(arguments)
-    model = str(request.get("model") or "mock-model")
+    model = _SERVED.get()
     if protocol == "openai-chat":
         call = {"index": 0, "id": "call_mock", "type": "function"}
         call["function"] = {"name": name, "arguments": text}
