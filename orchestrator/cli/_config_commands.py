@@ -15,7 +15,7 @@ from .._config import OrchestratorConfig, load_config
 from .._provider_metadata import ProviderConfig
 from .._redaction import Redactor
 from .._registry import load_adapter
-from .._sentinel_config import sentinel_variables
+from .._sentinel_config import key_variables, sentinel_variables
 from ._options import ConfigDirOption
 
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
@@ -130,6 +130,7 @@ def describe_config(config: OrchestratorConfig) -> Iterator[str]:
             "then the fallback order"
         )
     watchers = limit_watchers(config)
+    holders = key_holders(config)
     redact = _LazyRedactor(config.secret_values)
     for name, backend in config.backends.items():
         state = "enabled" if backend.enabled else "disabled"
@@ -142,6 +143,29 @@ def describe_config(config: OrchestratorConfig) -> Iterator[str]:
         for position, provider in enumerate(providers, start=1):
             yield from _describe_provider(position, provider, redact)
             yield f"     limits seen by: {watchers[(name, provider.name)][0]}"
+            yield f"     keys: {holders[(name, provider.name)]}"
+
+
+def key_holders(config: OrchestratorConfig) -> dict[tuple[str, str], str]:
+    """``{(backend, provider): who holds its API key}``: the sentinel (the CLI gets a
+    placeholder) or the CLI itself."""
+    adapters = {name: load_adapter(backend.adapter) for name, backend in config.backends.items()}
+    through_sentinel = sentinel_variables(config, adapters)
+    holders = {}
+    for backend, providers in config.providers.items():
+        for provider in providers:
+            held = [
+                variable
+                for variable in key_variables(provider, adapters[backend])
+                if variable in provider.env
+            ]
+            if (backend, provider.name) in through_sentinel and held:
+                holders[(backend, provider.name)] = (
+                    f"held by the sentinel ({', '.join(held)}: the CLI gets a placeholder)"
+                )
+            else:
+                holders[(backend, provider.name)] = "the CLI gets them as set"
+    return holders
 
 
 def limit_watchers(config: OrchestratorConfig) -> dict[tuple[str, str], tuple[str, bool]]:

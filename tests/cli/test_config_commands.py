@@ -278,3 +278,21 @@ def test_auto_coders_example_files_load_and_show_each_order() -> None:
     for key in ("temperature", "timeout"):
         assert f"table [backend_with_high_score], key '{key}'" in fallback.stderr
     assert "Error" not in fallback.stderr
+
+
+def test_check_says_who_holds_each_providers_key() -> None:
+    """Through the sentinel, the key is held there; codex's -c providers keep theirs."""
+    result = orchestrator(
+        "config",
+        "check",
+        "--no-programs",
+        "--config-dir",
+        str(SPEC_EXAMPLE_DIR.parent / "mock-apis"),
+    )
+    assert result.returncode == 0, result.stderr
+    held = "keys: held by the sentinel (OPENAI_API_KEY: the CLI gets a placeholder)"
+    assert result.stdout.count(held) == 2  # qwen's two providers
+    assert (
+        "keys: held by the sentinel (GEMINI_API_KEY: the CLI gets a placeholder)" in result.stdout
+    )
+    assert result.stdout.count("keys: the CLI gets them as set") == 2  # codex's
