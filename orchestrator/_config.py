@@ -617,6 +617,8 @@ PROVIDER_KEYS = (
     "sentinel",
     "sentinel_env",
     "keyholder",
+    "key_pool",
+    "sentinel_key_env",
     "secrets",
 )
 

@@ -39,7 +39,7 @@ import json
 import secrets
 import time
 import urllib.parse
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -132,6 +132,13 @@ class Ticket:
     _in_flight: set[anyio.CancelScope] = field(default_factory=set)
     #: ``{placeholder: real key}``: what the sentinel puts back into requests.
     _keys: dict[str, str] = field(default_factory=dict, repr=False)
+    _placeholders: dict[str, str] = field(default_factory=dict, repr=False)
+    #: The provider whose key requests carry now, and the key pool's next ones.
+    provider: str | None = None
+    _pool: list[tuple[str, dict[str, str]]] = field(default_factory=list, repr=False)
+    _on_switch: Callable[[str, str, Classification], Awaitable[None]] | None = None
+    #: ``(limited provider, next provider)`` for each switch inside a request.
+    switches: list[tuple[str, str]] = field(default_factory=list)
 
     def hold(self, environment: dict[str, str], variables: tuple[str, ...]) -> list[str]:
         """Take the keys in ``variables`` out of the child's ``environment``: each gets a
@@ -146,11 +153,47 @@ class Ticket:
                 continue
             placeholder = f"orchestrator-key-{len(self._keys) + 1}-{self.token}"
             self._keys[placeholder] = real
+            self._placeholders[variable] = placeholder
             for name, value in environment.items():
                 if value == real:
                     environment[name] = placeholder
                     held.append(name)
         return held
+
+    def pool(
+        self,
+        provider: str,
+        others: Sequence[tuple[str, Mapping[str, str]]],
+        on_switch: Callable[[str, str, Classification], Awaitable[None]],
+    ) -> None:
+        """Keys to go on with inside the same request when this one is limited: each of
+        ``others`` is a provider of the same endpoint and model with its settings (its
+        key in the same variables). ``on_switch(from, to, verdict)`` is awaited at each
+        switch, before the request is sent again."""
+        self.provider = provider
+        for name, settings in others:
+            keys = {
+                placeholder: settings[variable]
+                for variable, placeholder in self._placeholders.items()
+                if settings.get(variable)
+            }
+            if keys:
+                self._pool.append((name, keys))
+        self._on_switch = on_switch
+
+    @property
+    def can_switch(self) -> bool:
+        return bool(self._pool) and self._on_switch is not None
+
+    async def switch_key(self, verdict: Classification) -> None:
+        """The current key is limited: go on with the next key of the pool."""
+        assert self._on_switch is not None
+        name, keys = self._pool.pop(0)
+        limited = self.provider or "?"
+        self.provider = name
+        self._keys.update(keys)
+        self.switches.append((limited, name))
+        await self._on_switch(limited, name, verdict)
 
     def with_keys(self, text: str) -> str:
         """``text`` (a header value, a path and query) with the real keys put back."""
@@ -327,41 +370,56 @@ class Sentinel:
             for name, value in request.headers
             if name.decode("latin-1").lower() not in NOT_FORWARDED
         ]
-        if ticket._keys:  # the keyholder: real keys only on the way to this upstream
-            url = ticket.with_keys(url)
-            headers = [(name, ticket.with_keys(value)) for name, value in headers]
         # Uncompressed answers, so that their usage and errors can be read.
         headers.append(("accept-encoding", "identity"))
         # The body is read whole (bounded) before it is sent: a request body streamed
         # through an async generator would be left unfinished, and only collected by
-        # the garbage collector, whenever the attempt ends while it is being sent.
+        # the garbage collector, whenever the attempt ends while it is being sent. It is
+        # also what a key pool sends again.
         body = await _read_body(connection, stream)
         if body is None:
             await _send_simple(connection, stream, 413, b'{"error":"request body too large"}')
             return
-        counts = ticket.new_request()
-        upstream_request = self._client.build_request(
-            request.method.decode("ascii"),
-            url,
-            headers=headers,
-            content=body,
-        )
-        try:
-            response = await self._client.send(upstream_request, stream=True)
-        except httpx.TimeoutException as exc:
-            logger.warning("provider did not answer in time", error=type(exc).__name__)
-            await _send_simple(connection, stream, 504, b'{"error":"provider timed out"}')
+        while True:
+            counts = ticket.new_request()
+            upstream_request = self._client.build_request(
+                request.method.decode("ascii"),
+                # The keyholder: real keys only on the way to this upstream.
+                ticket.with_keys(url),
+                headers=[(name, ticket.with_keys(value)) for name, value in headers],
+                content=body,
+            )
+            try:
+                response = await self._client.send(upstream_request, stream=True)
+            except httpx.TimeoutException as exc:
+                logger.warning("provider did not answer in time", error=type(exc).__name__)
+                await _send_simple(connection, stream, 504, b'{"error":"provider timed out"}')
+                return
+            except httpx.HTTPError as exc:
+                logger.warning("provider unreachable", error=type(exc).__name__)
+                await _send_simple(connection, stream, 502, b'{"error":"provider unreachable"}')
+                return
+            try:
+                held, verdict = await self._judge(response, ticket, counts)
+                if (
+                    verdict is not None
+                    and verdict.outcome is AttemptOutcome.USAGE_LIMIT
+                    and ticket.can_switch
+                ):
+                    # Nothing reached the CLI yet: the same request goes again with the
+                    # pool's next key, and the CLI never sees this 429.
+                    await response.aclose()
+                    await ticket.switch_key(verdict)
+                    continue
+                if verdict is not None:
+                    logger.info("provider limit seen", status=response.status_code)
+                    ticket.report(verdict)
+                await self._relay(connection, stream, response, held, counts)
+            except httpx.HTTPError as exc:  # cut off or silent mid-answer: the answer ends
+                logger.warning("provider stopped answering", error=type(exc).__name__)
+            finally:
+                await response.aclose()
             return
-        except httpx.HTTPError as exc:
-            logger.warning("provider unreachable", error=type(exc).__name__)
-            await _send_simple(connection, stream, 502, b'{"error":"provider unreachable"}')
-            return
-        try:
-            await self._relay(connection, stream, response, ticket, counts)
-        except httpx.HTTPError as exc:  # cut off or silent mid-answer: the CLI's answer ends
-            logger.warning("provider stopped answering", error=type(exc).__name__)
-        finally:
-            await response.aclose()
 
     def _ticket_for(self, target: str) -> Ticket | None:
         parts = target.split("?", 1)[0].split("/")
@@ -369,20 +427,37 @@ class Sentinel:
             return None
         return self._tickets.get(parts[2])
 
+    async def _judge(
+        self, response: httpx.Response, ticket: Ticket, counts: _Counts
+    ) -> tuple[_HeldAnswer, Classification | None]:
+        """Read an error answer's (small) body and judge it, before the CLI gets a byte;
+        an answer's headroom headers are kept on the ticket."""
+        reading = headroom_from_headers(response.headers, time.time())
+        if reading is not None:
+            ticket.headroom = reading
+        watcher = _ResponseWatcher(response, counts)
+        held = _HeldAnswer(watcher, response.aiter_raw(READ_SIZE))
+        if response.status_code < 400:
+            return held, None
+        size = 0
+        async for chunk in held.chunks:
+            held.head.append(chunk)
+            watcher.feed(chunk)
+            size += len(chunk)
+            if size >= ERROR_BODY_LIMIT:
+                break
+        return held, watcher.verdict(time.time())
+
     async def _relay(
         self,
         connection: h11.Connection,
         stream: SocketStream,
         response: httpx.Response,
-        ticket: Ticket,
+        held: _HeldAnswer,
         counts: _Counts,
     ) -> None:
-        """Relay the response; judge it before the CLI can see it end.
-
-        An error body (small) is read first and judged, so the verdict is in
-        before the CLI gets a byte; an answer streams through as it comes, its
-        usage counted line by line before each chunk is passed on.
-        """
+        """Relay the response: what was read to judge it, then the rest as it comes, its
+        usage counted line by line before each chunk is passed on."""
         import h11
 
         headers = [
@@ -390,30 +465,23 @@ class Sentinel:
             for name, value in response.headers.raw
             if name.decode("latin-1").lower() not in HOP_BY_HOP
         ]
-        reading = headroom_from_headers(response.headers, time.time())
-        if reading is not None:
-            ticket.headroom = reading
-        watcher = _ResponseWatcher(response, counts)
-        chunks = response.aiter_raw(READ_SIZE)
-        held: list[bytes] = []
-        if response.status_code >= 400:
-            async for chunk in chunks:
-                held.append(chunk)
-                watcher.feed(chunk)
-                if sum(map(len, held)) >= ERROR_BODY_LIMIT:
-                    break
-            verdict = watcher.verdict(time.time())
-            if verdict is not None:
-                logger.info("provider limit seen", status=response.status_code)
-                ticket.report(verdict)
         status = response.status_code
         await _send(connection, stream, h11.Response(status_code=status, headers=headers))
-        for chunk in held:
+        for chunk in held.head:
             await _send(connection, stream, h11.Data(data=chunk))
-        async for chunk in chunks:
-            watcher.feed(chunk)
+        async for chunk in held.chunks:
+            held.watcher.feed(chunk)
             await _send(connection, stream, h11.Data(data=chunk))
         await _send(connection, stream, h11.EndOfMessage())
+
+
+@dataclass
+class _HeldAnswer:
+    """An upstream answer being judged: the chunks read so far, and the rest to come."""
+
+    watcher: _ResponseWatcher
+    chunks: AsyncIterator[bytes]
+    head: list[bytes] = field(default_factory=list)
 
 
 class _ResponseWatcher:

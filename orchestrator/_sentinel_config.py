@@ -41,6 +41,22 @@ def sentinel_variables(
             for key in ("sentinel", "keyholder"):
                 if not isinstance(provider.options.get(key, False), bool):
                     raise ConfigValueError("must be true or false", file=file, table=table, key=key)
+            named = provider.options.get("sentinel_key_env", ())
+            names = [named] if isinstance(named, str) else named
+            if not isinstance(names, list | tuple) or not all(
+                isinstance(name, str) and name for name in names
+            ):
+                raise ConfigValueError(
+                    "must be a variable name or a list of them",
+                    file=file,
+                    table=table,
+                    key="sentinel_key_env",
+                )
+            pool = provider.options.get("key_pool")
+            if pool is not None and pool is not False and not (isinstance(pool, str) and pool):
+                raise ConfigValueError(
+                    "must be a pool name, or false", file=file, table=table, key="key_pool"
+                )
             if wanted is False:
                 continue
             variable = base_url_variable(provider, adapters[backend])
@@ -68,13 +84,51 @@ def sentinel_variables(
     return chosen
 
 
+def key_pools(
+    config: OrchestratorConfig,
+    adapters: Mapping[str, Adapter],
+    through_sentinel: Mapping[tuple[str, str], str],
+) -> dict[tuple[str, str], tuple[str, ...]]:
+    """``{(backend, provider): the other providers of its key pool}``, in rotation order
+    from the one after it.
+
+    A pool is providers of one backend whose keys the sentinel holds and whose settings
+    are the same but for their keys (same base URL, same model, same command): the same
+    endpoint and model with several keys. ``key_pool = "name"`` puts providers in a pool
+    by name instead; ``key_pool = false`` keeps a provider out.
+    """
+    pools: dict[tuple[str, str], tuple[str, ...]] = {}
+    for backend, providers in config.providers.items():
+        groups: dict[object, list[str]] = {}
+        for provider in providers:
+            keys = [v for v in key_variables(provider, adapters[backend]) if v in provider.env]
+            chosen = provider.options.get("key_pool")
+            if (backend, provider.name) not in through_sentinel or not keys or chosen is False:
+                continue
+            if isinstance(chosen, str):
+                group: object = ("named", chosen)
+            else:
+                rest = tuple(sorted((k, v) for k, v in provider.env.items() if k not in keys))
+                group = ("same", rest, provider.command, tuple(provider.args))
+            groups.setdefault(group, []).append(provider.name)
+        for members in groups.values():
+            for position, name in enumerate(members):
+                others = members[position + 1 :] + members[:position]
+                if others:
+                    pools[(backend, name)] = tuple(others)
+    return pools
+
+
 def key_variables(provider: ProviderConfig, adapter: Adapter) -> tuple[str, ...]:
     """The variables whose keys the sentinel holds for a provider it watches: the
-    adapter's key variables, unless the provider says ``keyholder = false`` (checked by
-    :func:`sentinel_variables`)."""
+    adapter's key variables and the provider's ``sentinel_key_env`` (for commands whose
+    adapter does not know them), unless the provider says ``keyholder = false`` (both
+    checked by :func:`sentinel_variables`)."""
     if provider.options.get("keyholder", True) is False:
         return ()
-    return tuple(getattr(adapter, "key_env", ()))
+    own = provider.options.get("sentinel_key_env", ())
+    own = (own,) if isinstance(own, str) else tuple(own)
+    return tuple(dict.fromkeys((*getattr(adapter, "key_env", ()), *own)))
 
 
 def base_url_variable(provider: ProviderConfig, adapter: Adapter) -> str | None:

@@ -68,8 +68,8 @@ from ._redaction import Redactor, shorten
 from ._registry import load_adapter
 from ._rotation import ProviderRotation, WaitUntil
 from ._rotation_store import MemoryRotationStore, RotationStore
-from ._sentinel import Sentinel
-from ._sentinel_config import key_variables, sentinel_variables
+from ._sentinel import Sentinel, Ticket
+from ._sentinel_config import key_pools, key_variables, sentinel_variables
 from ._served_model import model_matches
 from .limits import Headroom, follow_log
 from .resume import NOTHING, RESUME_AFTER, Carry, WorkCarrier
@@ -140,6 +140,8 @@ class _SentinelSaw(NamedTuple):
     usage: TokenUsage | None = None
     headroom: Headroom | None = None
     served_models: tuple[str, ...] = ()
+    #: ``(limited provider, next provider)`` for each key switched inside a request.
+    switches: tuple[tuple[str, str], ...] = ()
 
 
 class _Next(Enum):
@@ -192,6 +194,7 @@ class Supervisor:
         self._adapters = {name: adapter_loader(b.adapter) for name, b in config.backends.items()}
         self._redact = Redactor(config.secret_values)
         self._sentinel_variables = sentinel_variables(config, self._adapters)
+        self._pools = key_pools(config, self._adapters, self._sentinel_variables)
         self._fingerprints = {name: config.fingerprints(name) for name in config.providers}
         self._unusable = {name: config.unusable(name) for name in config.providers}
         #: Set by the orchestrator (which owns it) when a provider asks for it.
@@ -346,6 +349,9 @@ class Supervisor:
             tried.add(choice)
             provider = self.config.provider(backend_name, choice)
             verdict = await self._attempt_with_retries(run, backend, provider)
+            # A key pool may have carried the attempt on to other providers' keys.
+            choice = run.attempts[-1].provider or choice
+            tried.add(choice)
             step = await self._after_attempt(run, backend, choice, verdict)
             if step is not None:
                 return step
@@ -524,6 +530,13 @@ class Supervisor:
             await self._keep_headroom(backend, provider.name, reading)
         served = seen.served_models[-1] if seen.served_models else None
         verdict = self._check_served_model(names, backend, served, verdict)
+        if seen.switches:  # the rest of the attempt ran on the pool's next keys
+            names = names._replace(provider=seen.switches[-1][1])
+            went = " -> ".join([seen.switches[0][0], *(to for _, to in seen.switches)])
+            note = f"key pool: {went} inside the same requests"
+            verdict = replace(
+                verdict, message=f"{note}; {verdict.message}" if verdict.message else note
+            )
         stdout = result.output.stdout
         session = invocation.session_id or verdict.session_id
         if session is None and verdict.outcome in RESUME_AFTER:
@@ -637,6 +650,7 @@ class Supervisor:
                 environment[variable] = ticket.url
                 if provider is not None:
                     ticket.hold(environment, key_variables(provider, adapter))
+                    self._offer_pool(run, request.backend, provider, ticket)
             result = await run_process(
                 invocation.argv,
                 env=environment,
@@ -650,7 +664,59 @@ class Supervisor:
             )
             if ticket is None:
                 return result, _SentinelSaw()
-            return result, _SentinelSaw(ticket.usage, ticket.headroom, ticket.served_models)
+            return result, _SentinelSaw(
+                ticket.usage, ticket.headroom, ticket.served_models, tuple(ticket.switches)
+            )
+
+    def _offer_pool(
+        self, run: _JobRun, backend: BackendConfig, provider: ProviderConfig, ticket: Ticket
+    ) -> None:
+        """Give the ticket the keys of the provider's pool that may be used now (not
+        cooling down, suspended, unusable or already tried by this job)."""
+        members = self._pools.get((backend.name, provider.name))
+        if not members:
+            return
+        now = self.clock()
+        seen = run.seen.get(backend.name)
+        out = set(self._unusable[backend.name])
+        out |= {a.provider for a in run.attempts if a.backend == backend.name and a.provider}
+        if seen is not None:
+            out |= seen.suspended_now(self._fingerprints[backend.name])
+            out |= {name for name, until in seen.cooldown_until.items() if until > now}
+        others = [
+            (name, self.config.provider(backend.name, name).env)
+            for name in members
+            if name not in out
+        ]
+        if others:
+            ticket.pool(provider.name, others, partial(self._key_limited, run, backend))
+
+    async def _key_limited(
+        self,
+        run: _JobRun,
+        backend: BackendConfig,
+        limited: str,
+        chosen: str,
+        verdict: Classification,
+    ) -> None:
+        """A pool's key was limited inside a request: it cools down as after an attempt,
+        and the job goes on with the next key (a rotation, without a new process)."""
+        until = self._cooldown_end(backend, verdict.retry_after)
+        await self.state.record_failure(backend.name, limited, cooldown_until=until)
+        self.bus.publish(
+            ProviderCooledDown(
+                backend=backend.name, provider=limited, until=until, reason="usage_limit"
+            )
+        )
+        self.bus.publish(
+            ProviderRotated(
+                job_id=run.job.id,
+                backend=backend.name,
+                provider=chosen,
+                from_provider=limited,
+                reason="usage_limit: the same request sent again with the next key of the pool",
+            )
+        )
 
     async def _keep_headroom(
         self, backend: BackendConfig, provider: str, reading: Headroom

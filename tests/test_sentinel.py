@@ -481,3 +481,59 @@ async def test_a_provider_serving_another_model_is_reported_or_left(
         assert first.outcome is AttemptOutcome.FAILURE
         assert (result.provider, result.output) == ("b", "from b")
         assert result.attempts[1].served_model == "qwen3-coder-plus"
+
+
+async def test_a_limited_key_is_replaced_by_the_pools_next_inside_the_request(
+    write_config: WriteConfig,
+) -> None:
+    """Two providers differing only in their key form a pool: the first key's 429 never
+    reaches the CLI; the same request goes again with the second key; one attempt, one
+    process; the first key cools down; a rotation event names both."""
+    from orchestrator import ProviderCooledDown, ProviderRotated
+
+    with MockApi("openai-chat", "answer", "pooled", limited_keys={"sk-test-a"}) as api:
+        directory = write_config(
+            backend("agent", ["a", "b", "c"]),
+            http_provider("agent", "a", api.origin, sentinel=True)
+            + http_provider("agent", "b", api.origin, sentinel=True)
+            + http_provider("agent", "c", "http://127.0.0.1:9/v1", sentinel=True),
+        )
+        async with (
+            Orchestrator(load_config(directory, environ={})) as orch,
+            orch.events() as events,
+        ):
+            result = await orch.run(Job(prompt="one"))
+            status = await orch.status()
+            seen = events.waiting(1000)
+    assert (result.status, result.output) == ("succeeded", "pooled")
+    (attempt,) = result.attempts
+    assert (attempt.provider, attempt.outcome) == ("b", AttemptOutcome.SUCCESS)
+    assert "key pool: a -> b" in attempt.message
+    assert api.credentials == ["sk-test-a", "sk-test-b"]
+    rotations = [e for e in seen if isinstance(e, ProviderRotated)]
+    assert [(r.from_provider, r.provider) for r in rotations] == [("a", "b")]
+    assert "key of the pool" in rotations[0].reason
+    assert [e.provider for e in seen if isinstance(e, ProviderCooledDown)] == ["a"]
+    a_status = status.backends[0].providers[0]
+    assert (a_status.name, a_status.cooldown_left is not None) == ("a", True)
+
+
+async def test_a_pool_with_every_key_limited_ends_the_attempt_as_before(
+    write_config: WriteConfig,
+) -> None:
+    with (
+        MockApi("openai-chat", "answer", limited_keys={"sk-test-a", "sk-test-b"}) as api,
+        MockApi("openai-chat", "answer", "elsewhere") as other,
+    ):
+        directory = write_config(
+            backend("agent", ["a", "b", "c"]),
+            http_provider("agent", "a", api.origin, sentinel=True)
+            + http_provider("agent", "b", api.origin, sentinel=True)
+            + http_provider("agent", "c", other.origin, sentinel=True),
+        )
+        async with Orchestrator(load_config(directory, environ={})) as orch:
+            result = await orch.run(Job(prompt="one"))
+    assert (result.provider, result.output) == ("c", "elsewhere")
+    first = result.attempts[0]
+    assert (first.provider, first.outcome) == ("b", AttemptOutcome.USAGE_LIMIT)
+    assert api.credentials == ["sk-test-a", "sk-test-b"]  # each key tried once

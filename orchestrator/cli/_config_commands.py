@@ -15,7 +15,7 @@ from .._config import OrchestratorConfig, load_config
 from .._provider_metadata import ProviderConfig
 from .._redaction import Redactor
 from .._registry import load_adapter
-from .._sentinel_config import key_variables, sentinel_variables
+from .._sentinel_config import key_pools, key_variables, sentinel_variables
 from ._options import ConfigDirOption
 
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
@@ -131,6 +131,7 @@ def describe_config(config: OrchestratorConfig) -> Iterator[str]:
         )
     watchers = limit_watchers(config)
     holders = key_holders(config)
+    pools = _pools(config)
     redact = _LazyRedactor(config.secret_values)
     for name, backend in config.backends.items():
         state = "enabled" if backend.enabled else "disabled"
@@ -144,6 +145,14 @@ def describe_config(config: OrchestratorConfig) -> Iterator[str]:
             yield from _describe_provider(position, provider, redact)
             yield f"     limits seen by: {watchers[(name, provider.name)][0]}"
             yield f"     keys: {holders[(name, provider.name)]}"
+            if (name, provider.name) in pools:
+                others = ", ".join(pools[(name, provider.name)])
+                yield f"     key pool: {others} (a 429 goes on with their keys in the same request)"
+
+
+def _pools(config: OrchestratorConfig) -> dict[tuple[str, str], tuple[str, ...]]:
+    adapters = {name: load_adapter(backend.adapter) for name, backend in config.backends.items()}
+    return key_pools(config, adapters, sentinel_variables(config, adapters))
 
 
 def key_holders(config: OrchestratorConfig) -> dict[tuple[str, str], str]:

@@ -296,3 +296,20 @@ def test_check_says_who_holds_each_providers_key() -> None:
         "keys: held by the sentinel (GEMINI_API_KEY: the CLI gets a placeholder)" in result.stdout
     )
     assert result.stdout.count("keys: the CLI gets them as set") == 2  # codex's
+
+
+def test_check_shows_key_pools(write_config: WriteConfig) -> None:
+    """Providers differing only in their keys form a pool; another model does not."""
+    same = 'OPENAI_BASE_URL = "https://llm.example.invalid/v1"\nOPENAI_MODEL = "m"\n'
+    directory = write_config(
+        '[backends.qwen]\nproviders = ["one", "two", "other"]\n',
+        f'[qwen.one]\nOPENAI_API_KEY = "k1"\n{same}'
+        f'[qwen.two]\nOPENAI_API_KEY = "k2"\n{same}'
+        '[qwen.other]\nOPENAI_API_KEY = "k3"\nOPENAI_BASE_URL = "https://llm.example.invalid/v1"\n'
+        'OPENAI_MODEL = "another"\n',
+    )
+    result = orchestrator("config", "check", "--no-programs", "--config-dir", str(directory))
+    assert result.returncode == 0, result.stderr
+    assert "key pool: two (a 429 goes on with their keys" in result.stdout
+    assert "key pool: one (a 429" in result.stdout
+    assert result.stdout.count("key pool:") == 2

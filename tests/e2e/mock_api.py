@@ -88,6 +88,7 @@ class MockApi:
         script: Sequence[Mode] = (),
         whole_request_usage: bool = False,
         served_model: str | None = None,
+        limited_keys: Iterable[str] = (),
     ) -> None:
         self.protocol = protocol
         self.mode = mode
@@ -101,6 +102,8 @@ class MockApi:
         self.whole_request_usage = whole_request_usage
         #: The model answers name; None: the one each request asked for.
         self.served_model = served_model
+        #: Keys this mock answers 429 for, whatever the mode (one spent key of several).
+        self.limited_keys = frozenset(limited_keys)
         #: Sent with every answer, e.g. rate-limit headers announcing little headroom.
         self.answer_headers = dict(answer_headers or {})
         self.answer = answer
@@ -214,13 +217,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._side_request()
             return
         request = _loads(body)
+        credential = _credential(self.headers, self.path)
         with self.mock._lock:
             calls = len(self.mock.bodies)
             self.mock.bodies.append(request)
-            self.mock.credentials.append(_credential(self.headers, self.path))
+            self.mock.credentials.append(credential)
             self.mock.models.append(_requested_model(self.path, request))
         script = self.mock.script
         mode = script[min(calls, len(script) - 1)] if script else self.mock.mode
+        if credential in self.mock.limited_keys:
+            mode = "rate-limit-bare"
         _WHOLE_REQUEST.set(self.mock.whole_request_usage)
         _SERVED.set(self.mock.served_model or _requested_model(self.path, request) or "mock-model")
         if mode == "hang":

@@ -33,4 +33,5 @@ def http_provider(backend: str, name: str, base_url: str, *, sentinel: bool) -> 
         f"[{backend}.{name}]\ncommand = {str(sys.executable)!r}\nargs = [{str(HTTP_CLI)!r}]\n"
         f'OPENAI_BASE_URL = "{base_url}"\nOPENAI_API_KEY = "sk-test-{name}"\n'
         f'sentinel = {str(sentinel).lower()}\nsentinel_env = "OPENAI_BASE_URL"\n'
+        'sentinel_key_env = "OPENAI_API_KEY"\n'
     )
