@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from orchestrator import Job
+from orchestrator import Job, ProviderRotated
 
 from .conftest import CONFIG_DIR, PROTOCOL, StartMock, cli_environment
 from .test_real_clis import mock_urls, run_job
@@ -67,3 +67,26 @@ async def test_the_child_never_holds_the_real_key(
     written = [p for p in home.rglob("*") if p.is_file() and real.encode() in p.read_bytes()]
     assert written == []
     assert real in answering.credentials  # the provider got the real key
+
+
+async def test_a_spent_key_is_replaced_inside_the_request_with_the_real_qwen(
+    cli_bin: Path, start_mock: StartMock, tmp_path: Path
+) -> None:
+    """qwen's two providers on one endpoint and model, the first key spent: qwen never
+    sees the 429, the job ends in one attempt (one process) on the second key."""
+    api = start_mock("openai-chat", "answer", "PONG on the second key")
+    api.limited_keys = frozenset({"sk-mock-limited"})
+    urls = mock_urls(qwen_limited=api, qwen_answering=api)
+    environment = cli_environment(tmp_path / "home", urls)
+
+    with anyio.fail_after(90):
+        result, events, _ = await run_job(environment, Job(prompt="say ping", backend="qwen"))
+
+    assert result.status == "succeeded", result.model_dump_json(indent=2)
+    assert result.output == "PONG on the second key"
+    (attempt,) = result.attempts
+    assert attempt.provider == "answering"
+    assert api.credentials[:2] == ["sk-mock-limited", "sk-mock-answering"]
+    assert set(api.credentials[2:]) <= {"sk-mock-answering"}
+    rotations = [e for e in events if isinstance(e, ProviderRotated)]
+    assert [(r.from_provider, r.provider) for r in rotations] == [("limited", "answering")]
