@@ -8,7 +8,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ._config import OrchestratorConfig
+from ._registry import load_adapter
 from ._rotation import ProviderRotation
+from ._sentinel_config import key_pools, key_variables, sentinel_variables
 
 
 class ProviderStatus(BaseModel):
@@ -29,6 +31,10 @@ class ProviderStatus(BaseModel):
     suspended: bool = False
     #: Why the provider cannot be used as configured (an unset variable); None: it can.
     unusable: str | None = None
+    #: The sentinel holds its API key: its CLI gets a placeholder, never the key.
+    key_held: bool = False
+    #: The other providers whose keys a 429 on this one goes on with, in the same request.
+    key_pool: tuple[str, ...] = ()
 
 
 class BackendStatus(BaseModel):
@@ -59,6 +65,7 @@ def build_status(
     now: float,
 ) -> OrchestratorStatus:
     """The snapshot at ``now`` (the clock cooldowns were set with)."""
+    held, pools = _keys(config)
     backends = []
     for name, backend in config.backends.items():
         rotation = rotations[name]
@@ -80,6 +87,8 @@ def build_status(
                 failures=rotation.failures.get(provider.name, 0),
                 suspended=provider.name in suspended,
                 unusable=provider.unusable,
+                key_held=(name, provider.name) in held,
+                key_pool=pools.get((name, provider.name), ()),
                 **_headroom(rotation, provider.name, threshold, now),
             )
             for provider in config.providers[name]
@@ -96,6 +105,22 @@ def build_status(
     return OrchestratorStatus(
         backends=tuple(backends), last_backend=last[0], last_provider=last[1], last_model=last[2]
     )
+
+
+def _keys(
+    config: OrchestratorConfig,
+) -> tuple[set[tuple[str, str]], dict[tuple[str, str], tuple[str, ...]]]:
+    """The providers whose keys the sentinel holds, and their key pools."""
+    adapters = {name: load_adapter(backend.adapter) for name, backend in config.backends.items()}
+    through = sentinel_variables(config, adapters)
+    held = {
+        (backend, provider.name)
+        for backend, providers in config.providers.items()
+        for provider in providers
+        if (backend, provider.name) in through
+        and any(v in provider.env for v in key_variables(provider, adapters[backend]))
+    }
+    return held, key_pools(config, adapters, through)
 
 
 def _until(rotation: ProviderRotation, provider: str, now: float) -> float | None:

@@ -171,7 +171,7 @@ def _status(config: OrchestratorConfig, store: StateStore) -> OrchestratorStatus
 
 
 #: Columns of the status table, one row per provider.
-COLUMNS = ("#", "provider", "current", "cooldown left", "used", "successes", "failures")
+COLUMNS = ("#", "provider", "current", "cooldown left", "used", "successes", "failures", "key")
 #: Backends with more providers than this are printed as plain aligned text: rich's
 #: table measures every cell (10,000 providers took 8 s), plain text is linear and fast.
 PLAIN_TABLE_ROWS = 200
@@ -183,7 +183,7 @@ def _print_status(status: OrchestratorStatus) -> None:
         state = "" if backend.enabled else " (disabled)"
         rows = [_status_row(position, p) for position, p in enumerate(backend.providers, 1)]
         if not backend.providers:
-            rows.append(("", "(fallback mode)", "", "", "", "", ""))
+            rows.append(("", "(fallback mode)", "", "", "", "", "", ""))
         if len(rows) > PLAIN_TABLE_ROWS:
             print(f"{backend.name}{state}")
             print(plain_table(COLUMNS, rows))
@@ -215,7 +215,15 @@ def _status_row(position: int, provider: ProviderStatus) -> tuple[str, ...]:
         _headroom_text(provider),
         str(provider.successes),
         str(provider.failures),
+        _key_text(provider),
     )
+
+
+def _key_text(provider: ProviderStatus) -> str:
+    """Who holds the provider's key: the sentinel (and with which pool), or the CLI."""
+    if not provider.key_held:
+        return ""
+    return f"held; pool: {', '.join(provider.key_pool)}" if provider.key_pool else "held"
 
 
 def plain_table(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:

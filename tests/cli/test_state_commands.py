@@ -244,3 +244,22 @@ def test_a_manager_without_shared_state_writes_nothing(
     assert manager.provider_manager.advance_to_next_provider("agent") is True
     assert not configured.state_file.exists()
     assert current(status(configured)) == "busy"
+
+
+def test_status_says_whose_keys_the_sentinel_holds_and_their_pools(
+    cli: Cli, write_config: WriteConfig
+) -> None:
+    from ..fakes.config_text import http_provider
+
+    cli.config_dir = write_config(
+        backend("agent", ["a", "b", "plain"]),
+        http_provider("agent", "a", "http://127.0.0.1:9/v1", sentinel=True)
+        + http_provider("agent", "b", "http://127.0.0.1:9/v1", sentinel=True)
+        + provider("agent", "plain"),
+    )
+    a, b, plain = providers_of(status(cli))
+    assert (a["key_held"], a["key_pool"]) == (True, ["b"])
+    assert (b["key_held"], b["key_pool"]) == (True, ["a"])
+    assert (plain["key_held"], plain["key_pool"]) == (False, [])
+    table = cli("status")
+    assert "held; pool: b" in table.stdout

@@ -188,18 +188,18 @@ def test_bad_files_are_rejected_and_the_worker_goes_on(
 def test_with_everything_limited_a_workers_job_waits_for_the_first_reset(
     cli: Cli, write_config: WriteConfig, spool: Path, start_worker: StartWorker
 ) -> None:
-    """Every provider of every backend limited for 20 s: the job waits, then succeeds on the
+    """Every provider of every backend limited for 10 s: the job waits, then succeeds on the
     first to recover, instead of failing."""
     import time
 
     from ..fakes.config_text import backend, provider
 
-    recovers_at = time.time() + 20
+    recovers_at = time.time() + 10
     cli.config_dir = write_config(
         backend("first", ["a"], throttle_wait_seconds="0")
         + backend("second", ["b"], throttle_wait_seconds="0")
         + '[message_backend]\ndefault = "first"\norder = ["first", "second"]\n',
-        provider("first", "a", "limit", FAKE_RETRY_AFTER="20", FAKE_LIMITED_UNTIL=str(recovers_at))
+        provider("first", "a", "limit", FAKE_RETRY_AFTER="10", FAKE_LIMITED_UNTIL=str(recovers_at))
         + provider("second", "b", "limit", FAKE_RETRY_AFTER="600"),
     )
     worker = start_worker(cli, spool)
