@@ -537,3 +537,26 @@ async def test_a_pool_with_every_key_limited_ends_the_attempt_as_before(
     first = result.attempts[0]
     assert (first.provider, first.outcome) == ("b", AttemptOutcome.USAGE_LIMIT)
     assert api.credentials == ["sk-test-a", "sk-test-b"]  # each key tried once
+
+
+async def test_an_answer_cut_mid_stream_is_not_sent_again_with_the_next_key(
+    sentinel: Sentinel,
+) -> None:
+    """Only what has not reached the CLI may go again: a 200 cut off mid-answer ends the
+    request as before, even with a key pool ready."""
+
+    async def never(limited: str, chosen: str, verdict: object) -> None:
+        raise AssertionError("no switch after the answer started")
+
+    with MockApi("openai-chat", "cut") as api:
+        async with httpx.AsyncClient() as client, sentinel.ticket(api.origin) as ticket:
+            environment = {"OPENAI_API_KEY": "sk-first"}
+            ticket.hold(environment, ("OPENAI_API_KEY",))
+            ticket.pool("a", [("b", {"OPENAI_API_KEY": "sk-second"})], never)
+            headers = {"authorization": f"Bearer {environment['OPENAI_API_KEY']}"}
+            with pytest.raises(httpx.HTTPError):
+                await client.post(
+                    f"{ticket.url}/chat/completions", json=chat("hi"), headers=headers
+                )
+    assert api.credentials == ["sk-first"]
+    assert ticket.switches == []

@@ -13,6 +13,8 @@ Each answers in one mode:
 ``unauthorized``     HTTP 401
 ``server-error``     HTTP 500
 ``hang``             reads the request and never answers (until stopped)
+``cut``              starts a streamed answer, then closes the connection
+                     mid-answer
 ``tool``             a call of a harmless tool the CLI declared (listing or
                      reading files, arguments filled from the tool's schema):
                      the agent works, then asks again with the tool's result
@@ -61,6 +63,7 @@ Mode = Literal[
     "hang",
     "plan-limit",
     "tool",
+    "cut",
 ]
 PROTOCOLS: tuple[Protocol, ...] = get_args(Protocol)
 MODES: tuple[Mode, ...] = get_args(Mode)
@@ -237,6 +240,9 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload, headers = _plan_limit(self.mock.protocol, self.mock.reset_at)
             self._json(status, payload, headers)
             return
+        if mode == "cut":
+            self._cut_stream()
+            return
         if mode not in ("answer", "tool"):
             status, payload, headers = _error(self.mock.protocol, mode)
             self._json(status, payload, headers)
@@ -250,6 +256,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(HTTPStatus.OK, reply, self.mock.answer_headers)
             return
         self._stream_events(_stream(self.mock.protocol, self.mock.answer, request))
+
+    def _cut_stream(self) -> None:
+        """A 200 and the start of an answer, then the connection closed mid-answer."""
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self._chunk(b'data: {"choices": [{"delta": {"content": "half an ans')
+        self.close_connection = True
+        self.connection.shutdown(2)
 
     def _stream_events(self, events: Iterable[str]) -> None:
         self.send_response(HTTPStatus.OK)
