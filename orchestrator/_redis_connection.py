@@ -8,6 +8,7 @@ start-up for people who never use Redis.
 from __future__ import annotations
 
 import random
+import ssl
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -62,11 +63,15 @@ def check_redis_url(url: str) -> None:
 
 
 def connect(url: str) -> coredis.Redis[str]:
-    """A client for ``url`` (``redis://HOST:PORT/DB``); use it as ``async with client``."""
+    """A client for ``url``: ``redis://[USER:PASSWORD@]HOST:PORT/DB``, or ``rediss://`` for
+    TLS with ``?ssl_ca_certs=CA&ssl_cert_reqs=required`` (also ``ssl_certfile``,
+    ``ssl_keyfile``, ``ssl_check_hostname``); use it as ``async with client``."""
     check_redis_url(url)
     import coredis
 
-    return coredis.Redis.from_url(url, decode_responses=True)
+    # decode_components: a user name or password written percent-encoded in the URL, as
+    # URLs require for ':', '/', '@'... ('s3cret%3Apass' is the password 's3cret:pass').
+    return coredis.Redis.from_url(url, decode_responses=True, decode_components=True)
 
 
 @asynccontextmanager
@@ -123,9 +128,20 @@ def describe(url: str) -> str:
 
 
 def _innermost(group: BaseExceptionGroup[BaseException]) -> str:
+    """The first error of the group, with the TLS reason behind it when there is one
+    (coredis says only "Unable to establish a connection")."""
     leaf: BaseException = group
     while isinstance(leaf, BaseExceptionGroup):
         leaf = leaf.exceptions[0]
+    cause: BaseException | None = leaf
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError):
+            reason = getattr(cause, "verify_message", None) or cause.reason or str(cause)
+            return (
+                f"{leaf}: TLS: {reason} (check ssl_ca_certs, ssl_certfile and ssl_keyfile in "
+                "the Redis URL)"
+            )
+        cause = cause.__cause__ or cause.__context__
     return str(leaf)
 
 
