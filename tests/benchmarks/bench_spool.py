@@ -22,21 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..fakes.config_text import shell_agent_config
+
 AGENT = 'date +%s.%N >> "$STARTS"; echo "done: $1"'
 
 
 def write_config(directory: Path, starts: Path) -> Path:
-    config = directory / "config"
-    config.mkdir()
-    (config / "llm_config.toml").write_text(
-        '[backends.agent]\nbackend_type = "generic"\nproviders = ["sh"]\n'
-    )
-    metadata = config / "provider_metadata.toml"
-    metadata.write_text(
-        f'[agent.sh]\ncommand = "/bin/sh"\nargs = ["-c", {AGENT!r}, "sh"]\nSTARTS = "{starts}"\n'
-    )
-    metadata.chmod(0o600)
-    return config
+    return shell_agent_config(directory, AGENT, STARTS=str(starts))
 
 
 def fill_spool(incoming: Path, files: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -35,3 +36,20 @@ def http_provider(backend: str, name: str, base_url: str, *, sentinel: bool) -> 
         f'sentinel = {str(sentinel).lower()}\nsentinel_env = "OPENAI_BASE_URL"\n'
         'sentinel_key_env = "OPENAI_API_KEY"\n'
     )
+
+
+def shell_agent_config(directory: Path, script: str, **settings: str) -> Path:
+    """``directory/config``: one backend ``agent`` whose one provider runs ``sh -c script
+    sh PROMPT`` (no Python start-up per job), with ``settings`` in its environment."""
+    config = directory / "config"
+    config.mkdir()
+    (config / "llm_config.toml").write_text(
+        '[backends.agent]\nbackend_type = "generic"\nproviders = ["sh"]\n'
+    )
+    lines = "".join(f'{key} = "{value}"\n' for key, value in settings.items())
+    metadata = config / "provider_metadata.toml"
+    metadata.write_text(
+        f'[agent.sh]\ncommand = "/bin/sh"\nargs = ["-c", {json.dumps(script)}, "sh"]\n{lines}'
+    )
+    metadata.chmod(0o600)
+    return config

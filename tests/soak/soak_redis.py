@@ -25,7 +25,6 @@ Checked, and printed:
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import signal
 import subprocess
@@ -40,6 +39,7 @@ import anyio
 from orchestrator import Job
 from orchestrator.redis import RedisQueue
 
+from ..fakes.config_text import shell_agent_config
 from ..redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,18 +56,7 @@ OUTAGE_MARGIN = 5.0 + 2.0
 
 
 def write_config(directory: Path, ledger: Path) -> Path:
-    config = directory / "config"
-    config.mkdir()
-    (config / "llm_config.toml").write_text(
-        '[backends.agent]\nbackend_type = "generic"\nproviders = ["sh"]\n'
-    )
-    metadata = config / "provider_metadata.toml"
-    metadata.write_text(
-        f'[agent.sh]\ncommand = "/bin/sh"\nargs = ["-c", {json.dumps(AGENT)}, "sh"]\n'
-        f'LEDGER = "{ledger}"\n'
-    )
-    metadata.chmod(0o600)
-    return config
+    return shell_agent_config(directory, AGENT, LEDGER=str(ledger))
 
 
 def start_worker(url: str, config: Path, log: Path) -> subprocess.Popen[bytes]:

@@ -34,6 +34,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from ..fakes.config_text import shell_agent_config
+
 ROOT = Path(__file__).resolve().parents[2]
 #: The agent: logs its prompt and pid, starts a helper that escapes its group, answers.
 AGENT = (
@@ -45,18 +47,7 @@ KILL_GRACE = 5.0
 
 
 def write_config(directory: Path, runs: Path, pids: Path) -> Path:
-    config = directory / "config"
-    config.mkdir()
-    (config / "llm_config.toml").write_text(
-        '[backends.agent]\nbackend_type = "generic"\nproviders = ["sh"]\n'
-    )
-    metadata = config / "provider_metadata.toml"
-    metadata.write_text(
-        f'[agent.sh]\ncommand = "/bin/sh"\nargs = ["-c", {json.dumps(AGENT)}, "sh"]\n'
-        f'RUNS = "{runs}"\nPIDS = "{pids}"\n'
-    )
-    metadata.chmod(0o600)
-    return config
+    return shell_agent_config(directory, AGENT, RUNS=str(runs), PIDS=str(pids))
 
 
 def hostile_files(incoming: Path, outside: Path, count: int) -> list[str]:
