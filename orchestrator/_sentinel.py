@@ -35,6 +35,7 @@ Both are core dependencies: the sentinel is on by default (see
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import secrets
 import time
@@ -389,6 +390,9 @@ class Sentinel:
                 headers=[(name, ticket.with_keys(value)) for name, value in headers],
                 content=body,
             )
+            # Not httpx's own body stream, an async generator that an attempt ended mid-send
+            # leaves unfinished (a ResourceWarning under trio): an iterator object.
+            upstream_request.stream = _body_stream(body)
             try:
                 response = await self._client.send(upstream_request, stream=True)
             except httpx.TimeoutException as exc:
@@ -399,8 +403,9 @@ class Sentinel:
                 logger.warning("provider unreachable", error=type(exc).__name__)
                 await _send_simple(connection, stream, 502, b'{"error":"provider unreachable"}')
                 return
+            chunks = response.aiter_raw(READ_SIZE)
             try:
-                held, verdict = await self._judge(response, ticket, counts)
+                held, verdict = await self._judge(response, chunks, ticket, counts)
                 if (
                     verdict is not None
                     and verdict.outcome is AttemptOutcome.USAGE_LIMIT
@@ -408,6 +413,7 @@ class Sentinel:
                 ):
                     # Nothing reached the CLI yet: the same request goes again with the
                     # pool's next key, and the CLI never sees this 429.
+                    await _close(chunks)
                     await response.aclose()
                     await ticket.switch_key(verdict)
                     continue
@@ -418,7 +424,9 @@ class Sentinel:
             except httpx.HTTPError as exc:  # cut off or silent mid-answer: the answer ends
                 logger.warning("provider stopped answering", error=type(exc).__name__)
             finally:
-                await response.aclose()
+                with anyio.CancelScope(shield=True):
+                    await _close(chunks)  # never left for the garbage collector
+                    await response.aclose()
             return
 
     def _ticket_for(self, target: str) -> Ticket | None:
@@ -428,7 +436,11 @@ class Sentinel:
         return self._tickets.get(parts[2])
 
     async def _judge(
-        self, response: httpx.Response, ticket: Ticket, counts: _Counts
+        self,
+        response: httpx.Response,
+        chunks: AsyncIterator[bytes],
+        ticket: Ticket,
+        counts: _Counts,
     ) -> tuple[_HeldAnswer, Classification | None]:
         """Read an error answer's (small) body and judge it, before the CLI gets a byte;
         an answer's headroom headers are kept on the ticket."""
@@ -436,7 +448,7 @@ class Sentinel:
         if reading is not None:
             ticket.headroom = reading
         watcher = _ResponseWatcher(response, counts)
-        held = _HeldAnswer(watcher, response.aiter_raw(READ_SIZE))
+        held = _HeldAnswer(watcher, chunks)
         if response.status_code < 400:
             return held, None
         size = 0
@@ -473,6 +485,49 @@ class Sentinel:
             held.watcher.feed(chunk)
             await _send(connection, stream, h11.Data(data=chunk))
         await _send(connection, stream, h11.EndOfMessage())
+
+
+def _body_stream(body: bytes) -> httpx.AsyncByteStream:
+    """A request body already read whole, sent in one piece by an async iterator object
+    (not an async generator): nothing is left unfinished when a send is cut."""
+    return _body_class()(body)
+
+
+@functools.cache
+def _body_class() -> Callable[[bytes], httpx.AsyncByteStream]:
+    import httpx  # lazily, as everywhere here: the sentinel says how to repair a bad install
+
+    class Body(httpx.AsyncByteStream):
+        def __init__(self, body: bytes) -> None:
+            self._body = body
+
+        def __aiter__(self) -> AsyncIterator[bytes]:
+            return _Once(self._body)
+
+    return Body
+
+
+class _Once:
+    """Yields one chunk (none for an empty body), then stops."""
+
+    def __init__(self, chunk: bytes) -> None:
+        self._chunk = chunk
+
+    def __aiter__(self) -> _Once:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk, self._chunk = self._chunk, b""
+        if not chunk:
+            raise StopAsyncIteration
+        return chunk
+
+
+async def _close(chunks: AsyncIterator[bytes]) -> None:
+    """Close a response's chunk generator now rather than at garbage collection."""
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 @dataclass
