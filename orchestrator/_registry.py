@@ -12,8 +12,12 @@ import functools
 import importlib
 import pkgutil
 from importlib import metadata
+from typing import TYPE_CHECKING
 
 from ._adapter import Adapter
+
+if TYPE_CHECKING:
+    from ._config import OrchestratorConfig
 
 ENTRY_POINT_GROUP = "provider_orchestrator.adapters"
 
@@ -46,3 +50,8 @@ def load_adapter(name: str) -> Adapter:
     module = importlib.import_module(f"adapters.{name}")
     adapter: Adapter = module.ADAPTER
     return adapter
+
+
+def adapters_for(config: OrchestratorConfig) -> dict[str, Adapter]:
+    """``{backend: its adapter}`` for every backend of ``config``."""
+    return {name: load_adapter(backend.adapter) for name, backend in config.backends.items()}

@@ -196,6 +196,12 @@ class Ticket:
         self.switches.append((limited, name))
         await self._on_switch(limited, name, verdict)
 
+    def headers_with_keys(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The request's headers with the real keys put back (as they are, holding none)."""
+        if not self._keys:
+            return headers
+        return [(name, self.with_keys(value)) for name, value in headers]
+
     def with_keys(self, text: str) -> str:
         """``text`` (a header value, a path and query) with the real keys put back."""
         for placeholder, real in self._keys.items():
@@ -387,7 +393,7 @@ class Sentinel:
                 request.method.decode("ascii"),
                 # The keyholder: real keys only on the way to this upstream.
                 ticket.with_keys(url),
-                headers=[(name, ticket.with_keys(value)) for name, value in headers],
+                headers=ticket.headers_with_keys(headers),
                 content=body,
             )
             # Not httpx's own body stream, an async generator that an attempt ended mid-send

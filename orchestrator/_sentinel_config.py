@@ -84,26 +84,43 @@ def sentinel_variables(
     return chosen
 
 
-def key_pools(
+def held_keys(
     config: OrchestratorConfig,
     adapters: Mapping[str, Adapter],
     through_sentinel: Mapping[tuple[str, str], str],
 ) -> dict[tuple[str, str], tuple[str, ...]]:
+    """``{(backend, provider): the key variables its settings set that the sentinel
+    holds}``, for the providers the sentinel watches (a key the child inherits from the
+    orchestrator's own environment is held too, at run time)."""
+    held: dict[tuple[str, str], tuple[str, ...]] = {}
+    for backend, providers in config.providers.items():
+        for provider in providers:
+            if (backend, provider.name) not in through_sentinel:
+                continue
+            keys = tuple(v for v in key_variables(provider, adapters[backend]) if v in provider.env)
+            if keys:
+                held[(backend, provider.name)] = keys
+    return held
+
+
+def key_pools(
+    config: OrchestratorConfig, held: Mapping[tuple[str, str], tuple[str, ...]]
+) -> dict[tuple[str, str], tuple[str, ...]]:
     """``{(backend, provider): the other providers of its key pool}``, in rotation order
     from the one after it.
 
-    A pool is providers of one backend whose keys the sentinel holds and whose settings
-    are the same but for their keys (same base URL, same model, same command): the same
-    endpoint and model with several keys. ``key_pool = "name"`` puts providers in a pool
-    by name instead; ``key_pool = false`` keeps a provider out.
+    A pool is providers of one backend whose keys the sentinel holds (``held``) and whose
+    settings are the same but for their keys (same base URL, same model, same command):
+    the same endpoint and model with several keys. ``key_pool = "name"`` puts providers
+    in a pool by name instead; ``key_pool = false`` keeps a provider out.
     """
     pools: dict[tuple[str, str], tuple[str, ...]] = {}
     for backend, providers in config.providers.items():
         groups: dict[object, list[str]] = {}
         for provider in providers:
-            keys = [v for v in key_variables(provider, adapters[backend]) if v in provider.env]
+            keys = held.get((backend, provider.name))
             chosen = provider.options.get("key_pool")
-            if (backend, provider.name) not in through_sentinel or not keys or chosen is False:
+            if not keys or chosen is False:
                 continue
             if isinstance(chosen, str):
                 group: object = ("named", chosen)

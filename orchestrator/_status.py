@@ -8,9 +8,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ._config import OrchestratorConfig
-from ._registry import load_adapter
+from ._registry import adapters_for
 from ._rotation import ProviderRotation
-from ._sentinel_config import key_pools, key_variables, sentinel_variables
+from ._sentinel_config import held_keys, key_pools, sentinel_variables
 
 
 class ProviderStatus(BaseModel):
@@ -111,16 +111,9 @@ def _keys(
     config: OrchestratorConfig,
 ) -> tuple[set[tuple[str, str]], dict[tuple[str, str], tuple[str, ...]]]:
     """The providers whose keys the sentinel holds, and their key pools."""
-    adapters = {name: load_adapter(backend.adapter) for name, backend in config.backends.items()}
-    through = sentinel_variables(config, adapters)
-    held = {
-        (backend, provider.name)
-        for backend, providers in config.providers.items()
-        for provider in providers
-        if (backend, provider.name) in through
-        and any(v in provider.env for v in key_variables(provider, adapters[backend]))
-    }
-    return held, key_pools(config, adapters, through)
+    adapters = adapters_for(config)
+    held = held_keys(config, adapters, sentinel_variables(config, adapters))
+    return set(held), key_pools(config, held)
 
 
 def _until(rotation: ProviderRotation, provider: str, now: float) -> float | None:

@@ -69,7 +69,7 @@ from ._registry import load_adapter
 from ._rotation import ProviderRotation, WaitUntil
 from ._rotation_store import MemoryRotationStore, RotationStore
 from ._sentinel import Sentinel, Ticket
-from ._sentinel_config import key_pools, key_variables, sentinel_variables
+from ._sentinel_config import held_keys, key_pools, key_variables, sentinel_variables
 from ._served_model import model_matches
 from .limits import Headroom, follow_log
 from .resume import NOTHING, RESUME_AFTER, Carry, WorkCarrier
@@ -194,7 +194,8 @@ class Supervisor:
         self._adapters = {name: adapter_loader(b.adapter) for name, b in config.backends.items()}
         self._redact = Redactor(config.secret_values)
         self._sentinel_variables = sentinel_variables(config, self._adapters)
-        self._pools = key_pools(config, self._adapters, self._sentinel_variables)
+        held = held_keys(config, self._adapters, self._sentinel_variables)
+        self._pools = key_pools(config, held)
         self._fingerprints = {name: config.fingerprints(name) for name in config.providers}
         self._unusable = {name: config.unusable(name) for name in config.providers}
         #: Set by the orchestrator (which owns it) when a provider asks for it.
@@ -388,16 +389,23 @@ class Supervisor:
             await self._suspend(backend.name, provider, run.attempts[-1].message)
         elif outcome is AttemptOutcome.TRANSIENT_ERROR and backend.busy_cooldown_seconds > 0:
             until = self.clock() + backend.busy_cooldown_seconds
+        await self._record_failure(backend, provider, until, outcome.value)
+        if self._job_must_stop(run, verdict):
+            return _Next.FAIL_JOB
+        return None
+
+    async def _record_failure(
+        self, backend: BackendConfig, provider: str, until: float | None, reason: str
+    ) -> None:
+        """A failed attempt (or key) on ``provider``: counted, and cooled down until
+        ``until`` when one is given, which every subscriber hears of."""
         await self.state.record_failure(backend.name, provider, cooldown_until=until)
         if until is not None:
             self.bus.publish(
                 ProviderCooledDown(
-                    backend=backend.name, provider=provider, until=until, reason=outcome.value
+                    backend=backend.name, provider=provider, until=until, reason=reason
                 )
             )
-        if self._job_must_stop(run, verdict):
-            return _Next.FAIL_JOB
-        return None
 
     async def _suspend(self, backend: str, provider: str, why: str) -> None:
         """A refused credential: out until the provider's settings change (or a reset)."""
@@ -682,7 +690,7 @@ class Supervisor:
         out |= {a.provider for a in run.attempts if a.backend == backend.name and a.provider}
         if seen is not None:
             out |= seen.suspended_now(self._fingerprints[backend.name])
-            out |= {name for name, until in seen.cooldown_until.items() if until > now}
+            out |= {name for name in members if seen.is_cooling(name, now)}
         others = [
             (name, self.config.provider(backend.name, name).env)
             for name in members
@@ -702,12 +710,7 @@ class Supervisor:
         """A pool's key was limited inside a request: it cools down as after an attempt,
         and the job goes on with the next key (a rotation, without a new process)."""
         until = self._cooldown_end(backend, verdict.retry_after)
-        await self.state.record_failure(backend.name, limited, cooldown_until=until)
-        self.bus.publish(
-            ProviderCooledDown(
-                backend=backend.name, provider=limited, until=until, reason="usage_limit"
-            )
-        )
+        await self._record_failure(backend, limited, until, AttemptOutcome.USAGE_LIMIT.value)
         self.bus.publish(
             ProviderRotated(
                 job_id=run.job.id,

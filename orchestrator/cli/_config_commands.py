@@ -14,8 +14,8 @@ import typer
 from .._config import OrchestratorConfig, load_config
 from .._provider_metadata import ProviderConfig
 from .._redaction import Redactor
-from .._registry import load_adapter
-from .._sentinel_config import key_pools, key_variables, sentinel_variables
+from .._registry import adapters_for, load_adapter
+from .._sentinel_config import held_keys, key_pools, sentinel_variables
 from ._options import ConfigDirOption
 
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
@@ -74,7 +74,7 @@ def missing_extras(
             "Error: [telemetry] opentelemetry needs opentelemetry-api: "
             "pip install 'provider-orchestrator[otel]'"
         )
-    adapters = {name: load_adapter(backend.adapter) for name, backend in config.backends.items()}
+    adapters = adapters_for(config)
     watched = sentinel_variables(config, adapters)
     lacking = [module for module in ("httpx", "h11") if not installed(module)]
     if watched and lacking:
@@ -130,8 +130,7 @@ def describe_config(config: OrchestratorConfig) -> Iterator[str]:
             "then the fallback order"
         )
     watchers = limit_watchers(config)
-    holders = key_holders(config)
-    pools = _pools(config)
+    holders, pools = key_holders(config)
     redact = _LazyRedactor(config.secret_values)
     for name, backend in config.backends.items():
         state = "enabled" if backend.enabled else "disabled"
@@ -150,36 +149,29 @@ def describe_config(config: OrchestratorConfig) -> Iterator[str]:
                 yield f"     key pool: {others} (a 429 goes on with their keys in the same request)"
 
 
-def _pools(config: OrchestratorConfig) -> dict[tuple[str, str], tuple[str, ...]]:
-    adapters = {name: load_adapter(backend.adapter) for name, backend in config.backends.items()}
-    return key_pools(config, adapters, sentinel_variables(config, adapters))
-
-
-def key_holders(config: OrchestratorConfig) -> dict[tuple[str, str], str]:
-    """``{(backend, provider): who holds its API key}``: the sentinel (the CLI gets a
-    placeholder) or the CLI itself."""
-    adapters = {name: load_adapter(backend.adapter) for name, backend in config.backends.items()}
-    through_sentinel = sentinel_variables(config, adapters)
-    holders = {}
-    for backend, providers in config.providers.items():
-        for provider in providers:
-            held = [
-                variable
-                for variable in key_variables(provider, adapters[backend])
-                if variable in provider.env
-            ]
-            if (backend, provider.name) in through_sentinel and held:
-                holders[(backend, provider.name)] = (
-                    f"held by the sentinel ({', '.join(held)}: the CLI gets a placeholder)"
-                )
-            else:
-                holders[(backend, provider.name)] = "the CLI gets them as set"
-    return holders
+def key_holders(
+    config: OrchestratorConfig,
+) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], tuple[str, ...]]]:
+    """``{(backend, provider): who holds its API key}`` (the sentinel, whose CLI gets a
+    placeholder, or the CLI itself), and the key pools."""
+    adapters = adapters_for(config)
+    held = held_keys(config, adapters, sentinel_variables(config, adapters))
+    holders = {
+        (backend, provider.name): (
+            f"held by the sentinel ({', '.join(held[(backend, provider.name)])}: the CLI gets "
+            "a placeholder)"
+            if (backend, provider.name) in held
+            else "the CLI gets them as set"
+        )
+        for backend, providers in config.providers.items()
+        for provider in providers
+    }
+    return holders, key_pools(config, held)
 
 
 def limit_watchers(config: OrchestratorConfig) -> dict[tuple[str, str], tuple[str, bool]]:
     """``{(backend, provider): (what sees its limits, whether only a timeout would)}``."""
-    adapters = {name: load_adapter(backend.adapter) for name, backend in config.backends.items()}
+    adapters = adapters_for(config)
     through_sentinel = sentinel_variables(config, adapters)
     watchers = {}
     for backend, providers in config.providers.items():

@@ -77,15 +77,15 @@ class WorkCarrier:
             return NOTHING
         if point.backend != backend.name:
             return await self._handover(backend, point)
-        if not isinstance(adapter, ResumableAdapter) or not adapter.can_resume:
+        resumable = _resumable(adapter)
+        store = resumable.session_store if resumable is not None else None
+        if store is None:
             return NOTHING
-        store = adapter.session_store
-        if point.transcript is not None and store is not None:
-            placed = await anyio.to_thread.run_sync(
-                carry_transcript, store, point.transcript, point.environment, environment()
-            )
-            if placed is None:
-                return NOTHING  # the next CLI could not find the session: start over
+        placed = await anyio.to_thread.run_sync(
+            carry_transcript, store, point.transcript, point.environment, environment()
+        )
+        if placed is None:
+            return NOTHING  # the next CLI could not find the session: start over
         return Carry(point.session_id, backend.resume_prompt, resumed_from=point.attempt)
 
     async def after(
@@ -102,13 +102,13 @@ class WorkCarrier:
         """Keep the attempt's session when it did work and a limit-like end cut it off."""
         if outcome not in RESUME_AFTER or session is None or not self.allowed(backend):
             return
-        if not isinstance(adapter, ResumableAdapter) or not adapter.can_resume:
+        resumable = _resumable(adapter)
+        store = resumable.session_store if resumable is not None else None
+        if resumable is None or store is None:
             return
         # A resumed session holds earlier work even when this attempt added none.
-        if carried.session != session and not adapter.did_work(stdout):
+        if carried.session != session and not resumable.did_work(stdout):
             return
-        store = adapter.session_store
-        assert store is not None  # can_resume
         home = environment()
         transcript = await anyio.to_thread.run_sync(store.find, home, session)
         if transcript is None:
@@ -117,13 +117,20 @@ class WorkCarrier:
 
     async def _handover(self, backend: BackendConfig, point: ResumePoint) -> Carry:
         key = (backend.name, point.attempt)
-        if key not in self._handovers and point.transcript is not None:
+        if key not in self._handovers:
             digest = await anyio.to_thread.run_sync(
                 transcript_digest, point.transcript, self._redact
             )
             tree = await working_tree_summary(self.job.cwd, self._base_environment, self._redact)
             self._handovers[key] = handover_prompt(self.job.prompt, point.backend, digest, tree)
-        prompt = self._handovers.get(key)
-        if prompt is None or prompt == self.job.prompt:
+        prompt = self._handovers[key]
+        if prompt == self.job.prompt:  # nothing to hand over
             return NOTHING
         return Carry(prompt=prompt, handed_over_from=point.attempt)
+
+
+def _resumable(adapter: Adapter) -> ResumableAdapter | None:
+    """The adapter, when its CLI resumes sessions headless."""
+    if isinstance(adapter, ResumableAdapter) and adapter.can_resume:
+        return adapter
+    return None

@@ -22,5 +22,5 @@ class ResumePoint:
     backend: str
     session_id: str
     attempt: int
-    transcript: Path | None = None
+    transcript: Path
     environment: Mapping[str, str] = field(default_factory=dict, repr=False)
