@@ -82,13 +82,37 @@ async def read_events(
         yield str(entry.field_values.get("event", ""))
     if last is not None and not entries:
         cursor = await _newest_id(client, key)
-    while follow:
+    if follow:
+        async with aclosing(events_after(client, prefix, cursor)) as following:
+            async for _, text in following:
+                yield text
+
+
+async def recent_events(
+    client: coredis.Redis[str], prefix: str, last: int
+) -> tuple[list[str], str]:
+    """The stream's last ``last`` events as JSON, and the cursor to follow on from."""
+    key = events_key(prefix)
+    newest = await client.xrevrange(key, count=last) if last > 0 else ()
+    if not newest:
+        return [], await _newest_id(client, key)
+    texts = [str(entry.field_values.get("event", "")) for entry in reversed(newest)]
+    return texts, str(newest[0].identifier)
+
+
+async def events_after(
+    client: coredis.Redis[str], prefix: str, cursor: str
+) -> AsyncGenerator[tuple[str, str], None]:
+    """``(entry id, event JSON)`` for each event after ``cursor``, as they come, forever;
+    riding out Redis restarts by carrying on after the last entry seen."""
+    key = events_key(prefix)
+    while True:
         reply = await until_done(
             functools.partial(_read_after, client, key, cursor), what="follow events"
         )
         for entry in (reply or {}).get(key, ()):
             cursor = str(entry.identifier)
-            yield str(entry.field_values.get("event", ""))
+            yield cursor, str(entry.field_values.get("event", ""))
 
 
 async def _read_after(

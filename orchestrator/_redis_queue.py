@@ -8,6 +8,7 @@ Keys under the prefix (``orchestrator`` unless chosen):
 ``<p>:dead``                entries delivered too often: the job, its delivery
                             count and what is known of the last try
 ``<p>:result:<id>``         the ``JobResult`` JSON, kept for ``result_ttl``
+``<p>:failed-job:<id>``     a failed job's JSON, kept as long (for a retry)
 ``<p>:done:<id>``           a list a waiting submitter blocks on (BLPOP)
 ``<p>:idem:<key>``          the job id an idempotency key was first used for
 ``<p>:id:<id>``             marks a job id as used (as long as its result is kept)
@@ -59,13 +60,15 @@ IDEMPOTENCY_TTL = 7 * 24 * 3600
 # Store the result and acknowledge, only while the entry is still pending for
 # this consumer, or is gone altogether (Redis lost its data: nobody else can
 # run it, so the result is filed); 0 when another worker took it over.
-# KEYS: jobs stream, result key, done list. ARGV: group, entry id, consumer,
-# result JSON, ttl.
+# A failed job's text is kept beside its result, so that it can be retried.
+# KEYS: jobs stream, result key, done list, failed job key. ARGV: group, entry id,
+# consumer, result JSON, ttl, the job JSON when it failed (else empty).
 FINISH = """
 local pending = redis.pcall('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])
 local mine = type(pending) == 'table' and pending.err == nil and #pending > 0
 if not mine and #redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2]) > 0 then return 0 end
 redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5])
+if ARGV[6] ~= '' then redis.call('SET', KEYS[4], ARGV[6], 'EX', ARGV[5]) end
 redis.call('RPUSH', KEYS[3], '1')
 redis.call('EXPIRE', KEYS[3], ARGV[5])
 if mine then
@@ -134,6 +137,9 @@ class RedisKeys:
 
     def done(self, job_id: str) -> str:
         return f"{self.prefix}:done:{job_id}"
+
+    def failed_job(self, job_id: str) -> str:
+        return f"{self.prefix}:failed-job:{job_id}"
 
     def idempotency(self, key: str) -> str:
         return f"{self.prefix}:idem:{key}"
@@ -298,7 +304,7 @@ class RedisJobSource:
                 await anyio.sleep(0.5)
                 continue
             except Exception as exc:
-                if not _lost_group(exc):
+                if not lost_group(exc):
                     raise
                 # Redis lost its data (a restart without persistence, FLUSHALL, a
                 # failover to an empty replica): make the group again and go on.
@@ -318,8 +324,12 @@ class RedisJobSource:
                     self.keys.jobs,
                     self.keys.result(result.job_id),
                     self.keys.done(result.job_id),
+                    self.keys.failed_job(result.job_id),
                 ],
-                args=[GROUP, entry, self.consumer, result.model_dump_json(), RESULT_TTL],
+                args=[
+                    *(GROUP, entry, self.consumer, result.model_dump_json(), RESULT_TTL),
+                    delivery.raw if result.status == "failed" else "",
+                ],
             ),
             what="store result",
         )
@@ -489,13 +499,13 @@ class RedisJobSource:
             except redis_errors() as exc:
                 logger.warning("could not renew job claims", error=str(exc))
             except Exception as exc:
-                if not _lost_group(exc):
+                if not lost_group(exc):
                     raise
                 # The entries are gone with the group; their jobs still file results.
                 logger.warning("could not renew job claims: the consumer group is gone")
 
 
-def _lost_group(exc: BaseException) -> bool:
+def lost_group(exc: BaseException) -> bool:
     """The stream or consumer group is gone: coredis 6 raises StreamConsumerGroupError
     (no "NOGROUP" in its message), or UnblockedError to a read blocked on a stream that
     was deleted; a script or older path gives a NOGROUP ResponseError."""

@@ -181,7 +181,7 @@ class Spool:
 
     def requeue(self, claimed: Claimed) -> None:
         """Give ``claimed`` back to ``incoming/`` (cancelled before it finished)."""
-        _move_no_clobber(claimed.path, self.incoming, claimed.name)
+        move_no_clobber(claimed.path, self.incoming, claimed.name)
 
 
 def _staged_result_name(job_file_name: str) -> str:
@@ -194,8 +194,8 @@ def _complete(spool: Spool, name: str, staged: Path, job_id: str, status: str) -
     destination = spool.done if status == "succeeded" else spool.failed
     job_file = staged.parent / name
     if job_file.exists():
-        _move_no_clobber(job_file, destination, name)
-    return _move_no_clobber(staged, destination, job_id, RESULT_SUFFIX)
+        move_no_clobber(job_file, destination, name)
+    return move_no_clobber(staged, destination, job_id, RESULT_SUFFIX)
 
 
 def _settle(spool: Spool, directory: Path) -> Recovery:
@@ -218,7 +218,7 @@ def _settle(spool: Spool, directory: Path) -> Recovery:
             if entry != LOCK_NAME:
                 (directory / entry).unlink(missing_ok=True)  # an unfinished temp file
             continue
-        _move_no_clobber(directory / entry, spool.incoming, entry)
+        move_no_clobber(directory / entry, spool.incoming, entry)
         requeued.append(entry)
     return Recovery(tuple(requeued), tuple(finished))
 
@@ -242,7 +242,7 @@ def _stale(path: str) -> bool:
         return False
 
 
-def _move_no_clobber(source: Path, directory: Path, name: str, suffix: str = "") -> Path:
+def move_no_clobber(source: Path, directory: Path, name: str, suffix: str = "") -> Path:
     """Rename ``source`` to ``directory/name+suffix``, or ``name.N+suffix`` if that is taken.
 
     Check-then-rename: only workers write into ``done/`` and ``failed/``, and

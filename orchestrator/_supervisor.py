@@ -389,21 +389,31 @@ class Supervisor:
             await self._suspend(backend.name, provider, run.attempts[-1].message)
         elif outcome is AttemptOutcome.TRANSIENT_ERROR and backend.busy_cooldown_seconds > 0:
             until = self.clock() + backend.busy_cooldown_seconds
-        await self._record_failure(backend, provider, until, outcome.value)
+        await self._record_failure(backend, provider, until, outcome.value, run.job.id)
         if self._job_must_stop(run, verdict):
             return _Next.FAIL_JOB
         return None
 
     async def _record_failure(
-        self, backend: BackendConfig, provider: str, until: float | None, reason: str
+        self,
+        backend: BackendConfig,
+        provider: str,
+        until: float | None,
+        reason: str,
+        job_id: str,
     ) -> None:
         """A failed attempt (or key) on ``provider``: counted, and cooled down until
-        ``until`` when one is given, which every subscriber hears of."""
+        ``until`` when one is given, which every subscriber hears of (with the job whose
+        attempt met the limit, so its timeline shows the cooldown it caused)."""
         await self.state.record_failure(backend.name, provider, cooldown_until=until)
         if until is not None:
             self.bus.publish(
                 ProviderCooledDown(
-                    backend=backend.name, provider=provider, until=until, reason=reason
+                    job_id=job_id,
+                    backend=backend.name,
+                    provider=provider,
+                    until=until,
+                    reason=reason,
                 )
             )
 
@@ -710,7 +720,9 @@ class Supervisor:
         """A pool's key was limited inside a request: it cools down as after an attempt,
         and the job goes on with the next key (a rotation, without a new process)."""
         until = self._cooldown_end(backend, verdict.retry_after)
-        await self._record_failure(backend, limited, until, AttemptOutcome.USAGE_LIMIT.value)
+        await self._record_failure(
+            backend, limited, until, AttemptOutcome.USAGE_LIMIT.value, run.job.id
+        )
         self.bus.publish(
             ProviderRotated(
                 job_id=run.job.id,

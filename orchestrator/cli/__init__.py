@@ -15,6 +15,7 @@ import typer
 
 from .._errors import OrchestratorError
 from ._config_commands import config_app
+from ._dashboard_command import dashboard_command
 from ._drill_command import drill_command
 from ._events_command import events_command
 from ._migrate_command import migrate_command
@@ -62,6 +63,7 @@ app.command("status")(status_command)
 providers_app.command("test")(drill_command)
 app.add_typer(providers_app, name="providers")
 app.command("events")(events_command)
+app.command("dashboard")(dashboard_command)
 app.add_typer(config_app, name="config")
 app.add_typer(schema_app, name="schema")
 app.command("migrate")(migrate_command)

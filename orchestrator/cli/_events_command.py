@@ -6,7 +6,7 @@ import contextlib
 import sys
 from contextlib import aclosing
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import Annotated
 
 import anyio
 import typer
@@ -14,7 +14,9 @@ from pydantic import ValidationError
 from watchfiles import watch
 
 from .._config import default_config_dir
-from .._events import EVENT_ADAPTER, Event
+from .._event_log import read_last, read_new
+from .._event_text import describe_event
+from .._events import EVENT_ADAPTER
 from ._options import (
     ConfigDirOption,
     JsonOption,
@@ -81,53 +83,18 @@ async def _show_redis(
 
 
 def _print_existing(path: Path, lines: int | None, json_output: bool) -> int:
-    """Print the log's complete lines (the last ``lines`` of them, read from the end so
-    a large log costs what is shown); returns where following goes on."""
-    try:
-        with path.open("rb") as log:
-            end = log.seek(0, 2)
-            start = 0 if lines is None else _start_of_last_lines(log, end, lines)
-            log.seek(start)
-            data = log.read(end - start)
-    except FileNotFoundError:
-        return 0
-    complete = data[: data.rfind(b"\n") + 1]
-    for record in complete.splitlines():
+    """Print the log's last ``lines`` complete lines; returns where following goes on."""
+    records, position = read_last(path, lines)
+    for record in records:
         _print(record, json_output)
-    return start + len(complete)
-
-
-def _start_of_last_lines(log: BinaryIO, end: int, lines: int) -> int:
-    """The offset where the last ``lines`` complete lines before ``end`` begin: just
-    after the newline ``lines + 1`` back (the newline before them); a torn last line,
-    still being written, is no line yet."""
-    position, found, block = end, 0, 64 * 1024
-    while position > 0:
-        step = min(block, position)
-        position -= step
-        log.seek(position)
-        chunk = log.read(step)
-        for index in range(len(chunk) - 1, -1, -1):
-            if chunk[index] == 10:  # b"\n"
-                found += 1
-                if found == lines + 1:
-                    return position + index + 1
-    return 0
+    return position
 
 
 def _print_new(path: Path, position: int, json_output: bool) -> int:
-    try:
-        with path.open("rb") as log:
-            if log.seek(0, 2) < position:
-                position = 0  # the log was rotated or truncated: start over
-            log.seek(position)
-            data = log.read()
-    except FileNotFoundError:
-        return 0
-    complete = data[: data.rfind(b"\n") + 1]  # a half-written line waits for its end
-    for record in complete.splitlines():
+    records, position = read_new(path, position)
+    for record in records:
         _print(record, json_output)
-    return position + len(complete)
+    return position
 
 
 def _print(record: bytes, json_output: bool) -> None:
@@ -142,45 +109,3 @@ def _print(record: bytes, json_output: bool) -> None:
         print(f"(unreadable event line: {len(record)} bytes)", file=sys.stderr)
         return
     print(describe_event(event), flush=True)
-
-
-def describe_event(event: Event) -> str:
-    """One line per event: time, kind, where, and the kind's own details."""
-    from datetime import UTC, datetime
-
-    when = datetime.fromtimestamp(event.timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S")
-    fields = event.model_dump(mode="json", exclude={"kind", "timestamp"}, exclude_none=True)
-    where = "/".join(str(fields.pop(key)) for key in ("backend", "provider") if key in fields)
-    details = " ".join(f"{key}={_readable(key, value)}" for key, value in fields.items())
-    return f"{when} {event.kind:<21} {where} {details}".rstrip()
-
-
-#: Event fields that hold a moment (Unix seconds), shown as a UTC time.
-MOMENTS = frozenset({"until", "resets_at", "seen_at"})
-
-
-def _readable(key: str, value: object) -> object:
-    """Durations as ``3.4s`` or ``34ms``, moments as UTC times, utilization in percent."""
-    from datetime import UTC, datetime
-
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return value
-    if key in MOMENTS:
-        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if key in {"duration", "waited", "retry_after"}:
-        return _seconds(float(value))
-    if key == "utilization":
-        return f"{value:.0%}"
-    return value
-
-
-def _seconds(value: float) -> str:
-    if value >= 3600:
-        return f"{value / 3600:.1f}h"
-    if value >= 60:
-        return f"{value / 60:.1f}min"
-    if value >= 1:
-        return f"{value:.1f}s"
-    if value >= 0.001:
-        return f"{value * 1000:.0f}ms"
-    return f"{value * 1_000_000:.0f}us"

@@ -13,9 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from .._config import OrchestratorConfig
-from .._errors import OrchestratorError
-from .._state import restore_rotations, save_rotations
-from .._state_store import Action, ManualRequest, StateStore, apply_request
+from .._manual import apply_on_redis, apply_to_state_file, state_file_status
+from .._state_store import Action, ManualRequest, StateStore
 from .._status import OrchestratorStatus, ProviderStatus, build_status
 from ._build import load_and_warn
 from ._options import (
@@ -26,9 +25,6 @@ from ._options import (
     StateFileOption,
     state_file_path,
 )
-
-#: How long ``providers`` waits for a running worker to apply a request.
-REQUEST_WAIT = 10.0
 
 providers_app = typer.Typer(
     help="Rotate or reset a backend's providers by hand.", no_args_is_help=True
@@ -93,39 +89,13 @@ def _manual(
 ) -> None:
     config = load_and_warn(config_dir)
     config.backend(backend)  # unknown -> exit 2 listing the known ones
-    if redis is not None:
-        now = anyio.run(_redis_manual, config, ManualRequest(action, backend), redis, redis_prefix)
-        print(f"{backend}: current provider is {now or '(none: fallback mode)'}")
-        return
-    store = StateStore(state_file_path(state_file, config.config_dir))
     request = ManualRequest(action, backend)
-    with store.ownership() as owned:
-        if owned:
-            rotations = config.new_rotations()
-            restored = restore_rotations(store.path, rotations, config.max_cooldowns())
-            apply_request(request, rotations)
-            save_rotations(store.path, rotations, restored.last)
-    if not owned:
-        _hand_to_owner(store, request)
-    current = _status(config, store)
-    for status in current.backends:
-        if status.name == backend:
-            now = next((p.name for p in status.providers if p.current), None)
-            print(f"{backend}: current provider is {now or '(none: fallback mode)'}")
-
-
-def _hand_to_owner(store: StateStore, request: ManualRequest) -> None:
-    owner = store.owner_pid()
-    path = store.request(request)
-    deadline = time.monotonic() + REQUEST_WAIT
-    while path.exists():
-        if time.monotonic() > deadline:
-            raise OrchestratorError(
-                f"Error: process {owner} owns {store.path} but did not take the request "
-                f"within {REQUEST_WAIT:.0f} s; it stays queued in {store.requests_dir}"
-            )
-        time.sleep(0.05)
-    time.sleep(0.1)  # the owner saves right after applying; let the file catch up
+    if redis is not None:
+        now = anyio.run(_redis_manual, config, request, redis, redis_prefix)
+    else:
+        store = StateStore(state_file_path(state_file, config.config_dir))
+        now = apply_to_state_file(config, store, request)
+    print(f"{backend}: current provider is {now or '(none: fallback mode)'}")
 
 
 async def _redis_status(config: OrchestratorConfig, url: str, prefix: str) -> OrchestratorStatus:
@@ -140,34 +110,17 @@ async def _redis_status(config: OrchestratorConfig, url: str, prefix: str) -> Or
 async def _redis_manual(
     config: OrchestratorConfig, request: ManualRequest, url: str, prefix: str
 ) -> str | None:
-    """Apply the change on Redis (atomic there: no owner to ask) and publish it."""
-    from .._events import ProviderRotated
     from .._redis_connection import connected
-    from .._redis_events import events_key
-    from .._redis_state import RedisRotationStore
 
     async with connected(url) as client:
-        store = RedisRotationStore(client, config, prefix)
-        now = time.time()
-        before = (await store.view(request.backend, now)).rotation.current(now)
-        await store.apply(request)
-        after = (await store.view(request.backend, now)).rotation.current(now)
-        event = ProviderRotated(
-            backend=request.backend,
-            provider=after,
-            from_provider=before,
-            reason=f"manual {request.action}",
-        )
-        await client.xadd(events_key(prefix), {"event": event.model_dump_json()})
-    return after
+        return await apply_on_redis(config, client, prefix, request)
 
 
 def _status(config: OrchestratorConfig, store: StateStore) -> OrchestratorStatus:
-    rotations = config.new_rotations()
-    restored = restore_rotations(store.path, rotations, config.max_cooldowns())
-    for problem in restored.problems:
+    status, problems = state_file_status(config, store)
+    for problem in problems:
         print(f"Warning: {problem}", file=sys.stderr)
-    return build_status(config, rotations, restored.last, time.time())
+    return status
 
 
 #: Columns of the status table, one row per provider.

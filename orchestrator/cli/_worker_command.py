@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from ._build import (
     note,
     warn_state_problems,
 )
+from ._dashboard_command import DashboardPlan, TokenOption, plan_dashboard
 from ._options import (
     DEFAULT_MAX_WAIT,
     ConfigDirOption,
@@ -105,6 +107,16 @@ def worker_command(
             show_default=False,
         ),
     ] = None,
+    http: Annotated[
+        str | None,
+        typer.Option(
+            "--http",
+            help="Serve the live dashboard from the worker on HOST:PORT "
+            "(as `orchestrator dashboard` does).",
+            show_default=False,
+        ),
+    ] = None,
+    http_token: TokenOption = None,
     config_dir: ConfigDirOption = None,
     state_file: StateFileOption = None,
 ) -> None:
@@ -159,9 +171,21 @@ def worker_command(
     else:
         assert spool is not None
         source = SpoolSource(_usable_spool(spool))
+    plan = None
+    if http is not None:
+        plan = plan_dashboard(
+            config,
+            http,
+            http_token,
+            option="--http",
+            state_file=state_file,
+            spool=spool,
+            redis=redis,
+            redis_prefix=redis_prefix,
+        )
     worker = Worker(orchestrator, source)
     become_subreaper()  # a CLI's helper that calls setsid is still ended with its job
-    anyio.run(_serve, worker, drain_timeout)
+    anyio.run(_serve, worker, drain_timeout, plan)
 
 
 def _usable_spool(directory: Path) -> Spool:
@@ -180,18 +204,30 @@ def _usable_spool(directory: Path) -> Spool:
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
-async def _serve(worker: Worker, drain_timeout: float) -> None:
+async def _serve(worker: Worker, drain_timeout: float, plan: DashboardPlan | None) -> None:
     # Signals are caught from before the worker starts (it may wait for Redis
     # to come up), so none kills it uncleanly and none goes unanswered.
     with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
-        async with anyio.create_task_group() as group:
-            group.start_soon(_stop_on_signals, signals, worker, drain_timeout)
-            async with anyio.create_task_group() as running:
-                await running.start(worker.run)
-                if not worker.stopping:
-                    warn_state_problems(worker.orchestrator)
-                    note(f"worker ready: {worker.source.label}")
-            group.cancel_scope.cancel()  # the signal watcher
+        async with contextlib.AsyncExitStack() as stack:
+            if plan is not None:  # up before the worker, down after it has drained
+                from ..dashboard import serving
+
+                url = await stack.enter_async_context(
+                    serving(plan.dashboard, plan.listen, plan.token)
+                )
+                note(f"dashboard on {url}")
+            await _run_worker(worker, drain_timeout, signals)
+
+
+async def _run_worker(worker: Worker, drain_timeout: float, signals: AsyncIterator[int]) -> None:
+    async with anyio.create_task_group() as group:
+        group.start_soon(_stop_on_signals, signals, worker, drain_timeout)
+        async with anyio.create_task_group() as running:
+            await running.start(worker.run)
+            if not worker.stopping:
+                warn_state_problems(worker.orchestrator)
+                note(f"worker ready: {worker.source.label}")
+        group.cancel_scope.cancel()  # the signal watcher
 
 
 async def _stop_on_signals(

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from orchestrator import AttemptFinished, JobQueued, ProviderCooledDown, ProviderHeadroom
+from orchestrator._event_text import describe_event
 from orchestrator._job import AttemptOutcome
-from orchestrator.cli._events_command import _print_existing, describe_event
+from orchestrator.cli._events_command import _print_existing
 
 
 def write_log(path: Path, count: int, *, torn_tail: bool = False) -> None:
