@@ -12,9 +12,11 @@ MOMENTS = frozenset({"until", "resets_at", "seen_at"})
 DURATIONS = frozenset({"duration", "waited", "retry_after"})
 
 
-def describe_event(event: Event, *, with_time: bool = True) -> str:
-    """Time, kind, where, and the kind's own details."""
-    fields = event.model_dump(mode="json", exclude={"kind", "timestamp"}, exclude_none=True)
+def describe_event(event: Event, *, with_time: bool = True, with_job: bool = True) -> str:
+    """Time, kind, where, and the kind's own details (the job's id among them unless
+    ``with_job`` is False: the dashboard links it separately)."""
+    hidden = {"kind", "timestamp"} | (set() if with_job else {"job_id"})
+    fields = event.model_dump(mode="json", exclude=hidden, exclude_none=True)
     where = "/".join(str(fields.pop(key)) for key in ("backend", "provider") if key in fields)
     details = " ".join(f"{key}={readable(key, value)}" for key, value in fields.items())
     line = f"{event.kind:<21} {where} {details}".rstrip()

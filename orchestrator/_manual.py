@@ -4,6 +4,7 @@ rotate|reset`` and the dashboard's buttons, so both make the very same change.""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,11 @@ def apply_to_state_file(
         if owned:
             rotations = config.new_rotations()
             restored = restore_rotations(store.path, rotations, config.max_cooldowns())
+            if request.action == "rotate":
+                status = build_status(config, rotations, restored.last, time.time())
+                request = dataclasses.replace(
+                    request, past=current_provider(status, request.backend)
+                )
             apply_request(request, rotations)
             save_rotations(store.path, rotations, restored.last)
     if not owned:
@@ -78,6 +84,8 @@ async def apply_on_redis(
     store = RedisRotationStore(client, config, prefix)
     now = time.time()
     before = (await store.view(request.backend, now)).rotation.current(now)
+    if request.action == "rotate":
+        request = dataclasses.replace(request, past=before)
     await store.apply(request)
     after = (await store.view(request.backend, now)).rotation.current(now)
     event = ProviderRotated(

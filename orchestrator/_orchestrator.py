@@ -10,6 +10,7 @@ ones finish, and saves the state.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
@@ -401,6 +402,8 @@ class Orchestrator:
             return False
         now = self._clock()
         before = (await state.view(request.backend, now)).rotation.current(now)
+        if request.action == "rotate" and request.past is None:
+            request = dataclasses.replace(request, past=before)
         await state.apply(request)
         after = (await state.view(request.backend, now)).rotation.current(now)
         self.bus.publish(

@@ -1,10 +1,10 @@
 """Rotation state on Redis, shared by every worker: one hash per backend.
 
-Fields of ``<prefix>:rot:<backend>``: ``index`` (the pointer; only ever
-incremented, read modulo the provider count, so concurrent rotations never
-lose one), ``last_used``, and per provider ``cd:<p>`` (cooldown end, epoch
-seconds), ``ok:<p>`` and ``fail:<p>`` (counters), ``hr:<p>`` (the latest
-headroom reading, JSON), ``out:<p>`` (suspended after a 401: the refused
+Fields of ``<prefix>:rot:<backend>``: ``index`` (the pointer; incremented, read
+modulo the provider count, so concurrent rotations never lose one; a manual
+rotate sets it past the provider in use), ``last_used``, and per provider
+``cd:<p>`` (cooldown end, epoch seconds), ``ok:<p>`` and ``fail:<p>`` (counters),
+``hr:<p>`` (the latest headroom reading, JSON), ``out:<p>`` (suspended after a 401: the refused
 settings' fingerprint). Every change is one atomic
 command or Lua script, so workers never overwrite each other: a provider one
 worker cools down is skipped by all of them on their next choice. While
@@ -141,8 +141,12 @@ class RedisRotationStore:
         key = self._key(request.backend)
         if request.action == "reset":
             await self._reset(keys=[key], args=[])
-        elif len(self._config.providers[request.backend]) > 1:
-            await self._client.hincrby(key, "index", 1)
+        elif len(names := [p.name for p in self._config.providers_for(request.backend)]) > 1:
+            if request.past in names:  # past the provider in use (see ManualRequest)
+                index = (names.index(request.past) + 1) % len(names)
+                await self._client.hset(key, {"index": str(index)})
+            else:
+                await self._client.hincrby(key, "index", 1)
         return True
 
     async def set_last(self, last: LastUsed) -> None:

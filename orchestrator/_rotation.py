@@ -81,6 +81,14 @@ class ProviderRotation:
         self.current_index = (self.current_index + 1) % len(self.providers)
         return True
 
+    def rotate_past(self, provider: str | None) -> bool:
+        """Point at the provider after ``provider`` (the one in use); without it, or for
+        one not in the list, :meth:`advance`."""
+        if provider not in self.providers or len(self.providers) < 2:
+            return self.advance()
+        self.current_index = (self.providers.index(provider) + 1) % len(self.providers)
+        return True
+
     def reset(self) -> None:
         """Back to the first provider, with every cooldown and suspension lifted."""
         self.current_index = 0

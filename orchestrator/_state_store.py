@@ -79,10 +79,16 @@ class StateInUseError(OrchestratorError):
 
 @dataclass(frozen=True)
 class ManualRequest:
-    """``providers rotate|reset BACKEND`` handed to the process that owns the state."""
+    """``providers rotate|reset BACKEND`` handed to the process that owns the state.
+
+    ``past``: for a rotate, the provider jobs started on when it was made: the rotation
+    moves to the one after it. The pointer alone can stand on a cooling provider that
+    jobs already skip, and moving it from there would change nothing anyone can see.
+    """
 
     action: Action
     backend: str
+    past: str | None = None
 
 
 class StateStore:
@@ -190,7 +196,7 @@ def apply_request(request: ManualRequest, rotations: dict[str, ProviderRotation]
     if rotation is None:
         return False
     if request.action == "rotate":
-        rotation.advance()
+        rotation.rotate_past(request.past)
     else:
         rotation.reset()
     return True

@@ -23,7 +23,7 @@ from ._options import (
 )
 
 if TYPE_CHECKING:
-    from ..dashboard import Dashboard, Listen
+    from ..dashboard import Dashboard, DashboardSource, Listen
 
 #: The same names as orchestrator.dashboard's, kept here so --help needs no extra.
 TOKEN_VARIABLE = "ORCHESTRATOR_DASHBOARD_TOKEN"
@@ -48,6 +48,10 @@ class DashboardPlan:
     dashboard: Dashboard
     listen: Listen
     token: str | None
+
+    @property
+    def source(self) -> DashboardSource:
+        return self.dashboard.source
 
 
 def plan_dashboard(

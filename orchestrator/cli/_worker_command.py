@@ -132,6 +132,18 @@ def worker_command(
     if (spool is None) == (redis is None):
         raise UsageError("Error: give --spool DIR or --redis URL (one of them)")
     config = load_and_warn(config_dir)
+    plan = None
+    if http is not None:  # checked before anything is made or started
+        plan = plan_dashboard(
+            config,
+            http,
+            http_token,
+            option="--http",
+            state_file=state_file,
+            spool=spool,
+            redis=redis,
+            redis_prefix=redis_prefix,
+        )
     settings = config.telemetry.model_copy(
         update={
             key: value
@@ -171,19 +183,12 @@ def worker_command(
     else:
         assert spool is not None
         source = SpoolSource(_usable_spool(spool))
-    plan = None
-    if http is not None:
-        plan = plan_dashboard(
-            config,
-            http,
-            http_token,
-            option="--http",
-            state_file=state_file,
-            spool=spool,
-            redis=redis,
-            redis_prefix=redis_prefix,
-        )
     worker = Worker(orchestrator, source)
+    if plan is not None:
+        from ..dashboard import StateFileSource
+
+        if isinstance(plan.source, StateFileSource):  # this worker's state, from memory
+            plan.source.live_status = orchestrator.status
     become_subreaper()  # a CLI's helper that calls setsid is still ended with its job
     anyio.run(_serve, worker, drain_timeout, plan)
 

@@ -18,7 +18,13 @@ import anyio
 import jinja2
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -57,6 +63,7 @@ def create_app(dashboard: Dashboard, *, token: str | None, loopback_only: bool) 
         Route("/api/jobs/{job_id:path}", pages.api_job),
         Route("/api/events", pages.api_events),
         Route("/api/backends/{backend}/{action}", pages.api_manual, methods=["POST"]),
+        Route("/favicon.ico", _favicon),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes)
@@ -128,7 +135,7 @@ class _Pages:
 
     # -- pages -------------------------------------------------------------------
 
-    def _page(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    def _page(self, template: str, **context: Any) -> HTMLResponse:
         context |= {
             "source": self._dashboard.source.label,
             "mode": self._dashboard.source.mode,
@@ -136,7 +143,7 @@ class _Pages:
             "now": time.time(),
         }
         html = self._templates.get_template(template).render(**context)
-        return HTMLResponse(html, status_code=status_code)
+        return HTMLResponse(html)
 
     async def overview(self, request: Request) -> Response:
         return self._page("overview.html", **await self._overview())
@@ -151,16 +158,15 @@ class _Pages:
         return self._page("_jobs.html", **await self._jobs(request))
 
     async def job(self, request: Request) -> Response:
+        """A job's timeline; a job not seen yet gets a page that shows it once it appears,
+        so it can be opened before the job runs (``/api/jobs/<id>`` says 404)."""
         job_id = request.path_params["job_id"]
-        found = await self._job(job_id)
-        if found is None:
-            return self._page("missing.html", 404, job_id=job_id)
+        found = await self._job(job_id) or {"job_id": job_id, "job": None, "result": None}
         return self._page("job.html", **found)
 
     async def job_fragment(self, request: Request) -> Response:
-        found = await self._job(request.path_params["job_id"])
-        if found is None:
-            return HTMLResponse("", status_code=404)
+        job_id = request.path_params["job_id"]
+        found = await self._job(job_id) or {"job_id": job_id, "job": None, "result": None}
         return self._page("_job.html", **found)
 
     # -- API ---------------------------------------------------------------------
@@ -230,6 +236,10 @@ class _Pages:
                     yield ": keep-alive\n\n"
                     continue
                 yield f"data: {event.model_dump_json()}\n\n"
+
+
+async def _favicon(request: Request) -> Response:
+    return RedirectResponse("/static/icon.svg", status_code=301)
 
 
 async def _acted(action: Callable[[], Any], answer: Callable[[Any], dict[str, Any]]) -> Response:

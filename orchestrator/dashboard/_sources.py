@@ -8,7 +8,7 @@ same whichever way the orchestrator runs.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -80,11 +80,18 @@ def _parsed(records: Sequence[bytes | str]) -> list[Event]:
 
 class StateFileSource:
     """The embedded default: the state file, ``events.jsonl`` beside it, and the spool
-    directory the workers take job files from (when given)."""
+    directory the workers take job files from (when given).
+
+    Attributes:
+        live_status: served from a worker (``--http``), the worker's own rotation state,
+            read from memory: a cooldown shows the moment it starts, not when the
+            state file is next saved.
+    """
 
     mode = "spool"
 
     def __init__(self, config: OrchestratorConfig, state_file: Path, spool: Path | None) -> None:
+        self.live_status: Callable[[], Awaitable[OrchestratorStatus]] | None = None
         self._config = config
         self._store = StateStore(state_file)
         self._log = state_file.with_name("events.jsonl")
@@ -96,6 +103,8 @@ class StateFileSource:
         yield
 
     async def status(self) -> OrchestratorStatus:
+        if self.live_status is not None:
+            return await self.live_status()
         status, _ = await anyio.to_thread.run_sync(state_file_status, self._config, self._store)
         return status
 

@@ -133,7 +133,7 @@ def feed_view(events: list[Event]) -> list[dict[str, Any]]:
             "timestamp": event.timestamp,
             "kind": event.kind,
             "job_id": event.job_id,
-            "text": describe_event(event, with_time=False),
+            "text": describe_event(event, with_time=False, with_job=False),
         }
         for event in reversed(events)
     ]

@@ -46,7 +46,7 @@ class Cli:
     def argv(self, *args: str) -> list[str]:
         config = ["--config-dir", str(self.config_dir)] if self.config_dir else []
         command = [sys.executable, "-m", "orchestrator", *args]
-        needs_config = args and args[0] in {"run", "worker", "status", "providers"}
+        needs_config = args and args[0] in {"run", "worker", "status", "providers", "dashboard"}
         return command + config if needs_config else command
 
     def __call__(

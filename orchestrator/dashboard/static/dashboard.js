@@ -6,6 +6,7 @@
 
 const REFRESH_DELAY_MS = 150;   // events in a burst refresh once
 const FALLBACK_REFRESH_MS = 10000; // in case an event was missed
+const STATE_SAVE_DELAY_MS = 700;
 let refreshTimer = null;
 let refreshing = false;
 let again = false;
@@ -105,7 +106,12 @@ async function act(button) {
 function listen() {
   const events = new EventSource("/api/events");
   events.onopen = () => { setLive("live"); scheduleRefresh(); };
-  events.onmessage = () => scheduleRefresh();
+  events.onmessage = () => {
+    scheduleRefresh();
+    // A standalone dashboard reads the state file, which its owner saves within
+    // half a second of a change: look again once it has.
+    setTimeout(scheduleRefresh, STATE_SAVE_DELAY_MS);
+  };
   events.onerror = () => setLive("reconnecting");  // EventSource reconnects by itself
 }
 
