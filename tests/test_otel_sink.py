@@ -52,7 +52,8 @@ async def test_a_failover_job_is_a_span_with_an_attempt_span_each(
     times = [job.start_time, busy.start_time, busy.end_time, spare.start_time]
     times += [spare.end_time, job.end_time]
     assert times == sorted(t or 0 for t in times)  # nested, in order, none missing
-    assert [event.name for event in job.events] == ["provider_rotated"]
+    # The cooldown names the job whose attempt met the limit: it is on the job's span.
+    assert [event.name for event in job.events] == ["provider_cooled_down", "provider_rotated"]
     text = repr([(s.attributes, s.events, s.status.description) for s in spans.values()])
     assert "sk-secret" not in text
 

@@ -184,3 +184,16 @@ def test_a_provider_near_its_limit_is_still_used_when_none_has_room() -> None:
     assert rotation.select(10.0, near_limit=0.9) == "a"
     rotation.record_headroom("a", Headroom(0.2, 100.0, -1.0))  # an older reading is ignored
     assert rotation.headroom["a"].utilization == 0.95
+
+
+def test_rotate_past_moves_beyond_the_provider_in_use() -> None:
+    """A manual rotate while the pointer's provider cools: past the one jobs start on."""
+    rotation = ProviderRotation.of(["a", "b", "c"])
+    rotation.cool_down("a", until=100)
+    assert rotation.current(now=0) == "b"
+    assert rotation.rotate_past("b") is True
+    assert rotation.current(now=0) == "c"
+    assert rotation.rotate_past("c") is True  # wraps to a, which still cools: b
+    assert rotation.current(now=0) == "b"
+    assert rotation.rotate_past("not-there") is True  # unknown: a plain advance
+    assert ProviderRotation.of(["only"]).rotate_past("only") is False

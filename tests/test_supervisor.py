@@ -130,6 +130,7 @@ async def test_announced_wait_sets_the_cooldown(write_config: WriteConfig) -> No
     result = await sup.run_job(Job(prompt="x"))
     cooled = recorder.of(ProviderCooledDown)[0]
     assert cooled.until == 1_000 + 42
+    assert cooled.job_id == result.job_id  # the job whose attempt met the limit
     assert result.attempts[0].retry_after == 42
 
 

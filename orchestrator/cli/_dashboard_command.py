@@ -80,6 +80,8 @@ def plan_dashboard(
             f"Error: the dashboard needs the 'dashboard' extra ({exc.name} is not installed): "
             "pip install 'provider-orchestrator[dashboard]'"
         ) from None
+    if redis is not None and spool is not None:
+        raise UsageError("Error: give --spool DIR or --redis URL, not both")
     where = parse_listen(listen, option)
     check_exposure(where, token or None, option)
     source: RedisSource | StateFileSource
