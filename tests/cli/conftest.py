@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,3 +126,28 @@ def wait_until(condition: Callable[[], bool], timeout: float = 60, log: Path | N
             detail = log.read_text() if log and log.exists() else ""
             raise AssertionError(f"condition not met within {timeout} s\n{detail}")
         time.sleep(0.02)
+
+
+@contextmanager
+def dashboard_process(
+    cli: Cli, log: Path, *args: str
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``orchestrator ARGS`` serving the dashboard (``dashboard``, ``worker --http``):
+    yields the process and the address it said it serves on; stopped after."""
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            cli.argv(*args), stdout=subprocess.DEVNULL, stderr=stderr, env=cli.env()
+        )
+    try:
+        wait_until(lambda: "dashboard on http://" in log.read_text(), 30, log)
+        found = re.search(r"dashboard on (http://\S+)", log.read_text())
+        assert found is not None
+        yield process, found.group(1)
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

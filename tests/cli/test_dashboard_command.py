@@ -3,9 +3,7 @@ without a token (exit 2, before anything starts), served until SIGTERM (exit 0).
 
 from __future__ import annotations
 
-import re
 import signal
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -13,7 +11,7 @@ import pytest
 
 from ..conftest import WriteConfig
 from ..fakes.config_text import backend, provider
-from .conftest import Cli, wait_until
+from .conftest import Cli, dashboard_process
 
 
 @pytest.fixture
@@ -45,23 +43,12 @@ def test_unsafe_or_bad_addresses_exit_2_before_serving(
 def test_the_dashboard_serves_until_sigterm(configured: Cli, tmp_path: Path) -> None:
     """It says where it listens, answers /api/status, and stops on SIGTERM with exit 0."""
     log = tmp_path / "dashboard.log"
-    with log.open("w") as stderr:
-        process = subprocess.Popen(
-            configured.argv("dashboard", "--listen", "127.0.0.1:0"),
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            env=configured.env(),
-        )
-        try:
-            wait_until(lambda: "dashboard on http://" in log.read_text(), 30, log)
-            found = re.search(r"dashboard on (http://\S+)", log.read_text())
-            assert found is not None
-            status = httpx.get(found.group(1) + "api/status", timeout=10).json()
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(30) == 0
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+    with dashboard_process(configured, log, "dashboard", "--listen", "127.0.0.1:0") as (
+        process,
+        url,
+    ):
+        status = httpx.get(url + "api/status", timeout=10).json()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
     assert [b["name"] for b in status["backends"]] == ["agent"]
     assert "SIGTERM: stopping the dashboard" in log.read_text()

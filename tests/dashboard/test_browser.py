@@ -7,14 +7,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ..cli.conftest import Cli, wait_until
+from ..cli.conftest import Cli, dashboard_process, wait_until
 from ..conftest import WriteConfig
 from ..fakes.config_text import backend, provider
 
@@ -45,23 +44,11 @@ def served_worker(write_config: WriteConfig, tmp_path: Path) -> Iterator[str]:
         + provider("agent", "second", FAKE_SLEEP="0.5")
         + provider("agent", "third"),
     )
-    log = tmp_path / "worker.log"
     spool = tmp_path / "spool"
-    with log.open("w") as stderr:
-        process = subprocess.Popen(
-            cli.argv("worker", "--spool", str(spool), "--http", "127.0.0.1:0"),
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            env=cli.env(),
-        )
-    try:
-        wait_until(lambda: "worker ready" in log.read_text(), 30, log)
-        found = re.search(r"dashboard on (http://\S+)", log.read_text())
-        assert found is not None
-        yield found.group(1)
-    finally:
-        process.terminate()
-        process.wait(30)
+    args = ("worker", "--spool", str(spool), "--http", "127.0.0.1:0")
+    with dashboard_process(cli, tmp_path / "worker.log", *args) as (_, url):
+        wait_until(lambda: "worker ready" in (tmp_path / "worker.log").read_text(), 30)
+        yield url
 
 
 def test_a_failover_shows_live_and_the_rotate_button_moves_the_provider(
