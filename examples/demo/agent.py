@@ -17,7 +17,7 @@ def main() -> int:
     parser.add_argument("prompt")
     arguments = parser.parse_args()
     if arguments.out_of_quota:
-        print(f"Error: 429 usage limit reached on {arguments.name}, resets in 5s", file=sys.stderr)
+        print(f"Error: 429 usage limit reached on {arguments.name}, resets in 30s", file=sys.stderr)
         return 1
     print(f"[{arguments.name}] done: {arguments.prompt}")
     return 0
