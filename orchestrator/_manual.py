@@ -15,7 +15,7 @@ from ._state_store import ManualRequest, StateStore, apply_request
 from ._status import OrchestratorStatus, build_status
 
 if TYPE_CHECKING:
-    import coredis
+    from ._redis_connection import RedisClient
 
 #: How long a request waits for a running owner of the state file to apply it.
 REQUEST_WAIT = 10.0
@@ -73,11 +73,12 @@ def _hand_to_owner(store: StateStore, request: ManualRequest) -> None:
 
 
 async def apply_on_redis(
-    config: OrchestratorConfig, client: coredis.Redis[str], prefix: str, request: ManualRequest
+    config: OrchestratorConfig, client: RedisClient, prefix: str, request: ManualRequest
 ) -> str | None:
     """Apply the change on Redis (atomic there: no owner to ask) and publish it as a
     ``provider_rotated`` event; returns the backend's current provider afterwards."""
     from ._events import ProviderRotated
+    from ._redis_connection import key_prefix
     from ._redis_events import events_key
     from ._redis_state import RedisRotationStore
 
@@ -94,5 +95,5 @@ async def apply_on_redis(
         from_provider=before,
         reason=f"manual {request.action}",
     )
-    await client.xadd(events_key(prefix), {"event": event.model_dump_json()})
+    await client.xadd(events_key(key_prefix(client, prefix)), {"event": event.model_dump_json()})
     return after

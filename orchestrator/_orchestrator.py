@@ -36,7 +36,7 @@ from ._status import OrchestratorStatus, build_status
 from ._supervisor import Supervisor, SupervisorSettings
 
 if TYPE_CHECKING:
-    import coredis
+    from ._redis_connection import RedisClient
 
 logger = structlog.get_logger("orchestrator")
 STATE_SAVE_INTERVAL = 0.5
@@ -305,7 +305,7 @@ class Orchestrator:
             aside.cancel_scope.cancel()
         self.bus.close()  # lets the sinks drain their buffers and end
 
-    async def _connect_redis(self) -> coredis.Redis[str] | None:
+    async def _connect_redis(self) -> RedisClient | None:
         """With a Redis URL: connect, and keep rotation state there, shared."""
         if self.redis_url is None:
             return None
@@ -317,7 +317,7 @@ class Orchestrator:
         return client
 
     async def _publish_to_redis(
-        self, client: coredis.Redis[str], *, task_status: TaskStatus[None]
+        self, client: RedisClient, *, task_status: TaskStatus[None]
     ) -> None:
         from ._redis_events import publish_events
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 import ssl
 import urllib.parse
+import warnings
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, TypeVar
@@ -21,6 +23,9 @@ from ._errors import ServiceUnavailableError, UsageError
 
 if TYPE_CHECKING:
     import coredis
+
+    #: A client for one server, or for a Redis Cluster found from any of its nodes.
+    RedisClient = coredis.Redis[str] | coredis.RedisCluster[str]
 
 logger = structlog.get_logger("orchestrator.redis")
 T = TypeVar("T")
@@ -75,19 +80,16 @@ def connect(url: str) -> coredis.Redis[str]:
 
 
 @asynccontextmanager
-async def connected(url: str, *, wait: bool = False) -> AsyncIterator[coredis.Redis[str]]:
-    """``async with connected(url) as client``: the client, closed on the way out.
+async def connected(url: str, *, wait: bool = False) -> AsyncIterator[RedisClient]:
+    """``async with connected(url) as client``: the client, closed on the way out; a
+    cluster client when the server at ``url`` is a node of a Redis Cluster (it finds
+    the other nodes, and follows redirects and failovers).
 
     Redis must answer at once (else ``ServiceUnavailableError``, exit 3), or
     with ``wait`` (a worker started before Redis) whenever it comes up.
     """
-    client = connect(url)
     try:
-        async with client:
-            if wait:
-                await until_done(client.ping, what="connect")
-            else:
-                await client.ping()
+        async with _opened(url, wait=wait) as client:
             yield client
     except BaseExceptionGroup as group:
         # coredis connects inside its own task group: a refused connection
@@ -103,6 +105,80 @@ async def connected(url: str, *, wait: bool = False) -> AsyncIterator[coredis.Re
         ) from group
     except _login_errors() as exc:
         raise _login_refused(url, str(exc)) from exc
+
+
+@asynccontextmanager
+async def _opened(url: str, *, wait: bool) -> AsyncIterator[RedisClient]:
+    client = connect(url)
+    async with client:
+        if wait:
+            await until_done(client.ping, what="connect")
+        else:
+            await client.ping()
+        if not await _in_cluster_mode(client):
+            yield client
+            return
+    import coredis
+
+    with warnings.catch_warnings():
+        # coredis 6's own from_url hands its pool the startup node in the form it has
+        # deprecated; nothing a caller can change.
+        warnings.filterwarnings("ignore", "Use coredis.connection.TCPLocation", DeprecationWarning)
+        cluster = coredis.RedisCluster.from_url(url, decode_responses=True, decode_components=True)
+    try:
+        async with cluster:
+            _clusters.add(cluster)
+            try:
+                yield cluster
+            finally:
+                _clusters.discard(cluster)
+    finally:
+        # coredis 6 never closes the channel its slot map's monitor reads errors from
+        # (a ResourceWarning when the client is collected).
+        for stream in getattr(cluster.connection_pool.cluster_layout, "_error_stream", ()):
+            stream.close()
+
+
+#: The cluster clients open in this process (see :func:`_report_to_clusters`).
+_clusters: weakref.WeakSet[coredis.RedisCluster[str]] = weakref.WeakSet()
+
+
+def _report_to_clusters(error: BaseException) -> None:
+    """Tell every open cluster client that a request failed to connect.
+
+    coredis 6 refreshes its slot map after a few such errors, but counts only those of
+    single commands: a pipeline (a transaction) to a master that died would go on
+    failing after its replica took over. Reported here, the next try finds the new
+    master.
+    """
+    import coredis.exceptions
+
+    for cluster in list(_clusters):
+        cluster.connection_pool.cluster_layout.report_errors(
+            None, coredis.exceptions.ConnectionError(str(error))
+        )
+
+
+async def _in_cluster_mode(client: coredis.Redis[str]) -> bool:
+    """The server says ``cluster_enabled:1`` (a user not allowed INFO: taken as no)."""
+    import coredis.exceptions
+
+    try:
+        info = await client.info("cluster")
+    except coredis.exceptions.ResponseError:
+        return False
+    return str(info.get("cluster_enabled", "0")) == "1"
+
+
+def key_prefix(client: RedisClient, prefix: str) -> str:
+    """The prefix keys are made with. On a cluster every key shares one hash tag
+    (``{orchestrator}:jobs``): each script's keys are then in one slot, as a cluster
+    requires. A prefix that has a hash tag already is kept as it is."""
+    import coredis
+
+    if isinstance(client, coredis.RedisCluster) and "{" not in prefix:
+        return f"{{{prefix}}}"
+    return prefix
 
 
 def _login_errors() -> tuple[type[BaseException], ...]:
@@ -157,6 +233,7 @@ async def until_done(operation: Callable[[], Awaitable[T]], *, what: str) -> T:
         try:
             return await operation()
         except errors as exc:
+            _report_to_clusters(exc)
             delay = BACKOFF[min(attempt, len(BACKOFF) - 1)] * (0.5 + random.random())
             if attempt in (0, 10, 100) or attempt % 1000 == 0:
                 logger.warning("redis unavailable, retrying", step=what, error=str(exc))

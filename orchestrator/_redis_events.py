@@ -19,11 +19,12 @@ from coredis.tokens import PureToken
 from pydantic import ValidationError
 
 from ._events import EVENT_ADAPTER, Event, Subscription
-from ._redis_connection import connected, redis_errors, until_done
+from ._redis_connection import connected, key_prefix, redis_errors, until_done
 
 if TYPE_CHECKING:
-    import coredis
     from coredis.response.types import StreamEntry
+
+    from ._redis_connection import RedisClient
 
 logger = structlog.get_logger("orchestrator.redis")
 EVENTS_MAX = 100_000
@@ -35,15 +36,13 @@ def events_key(prefix: str) -> str:
     return f"{prefix}:events"
 
 
-async def publish_events(
-    client: coredis.Redis[str], subscription: Subscription, prefix: str
-) -> None:
+async def publish_events(client: RedisClient, subscription: Subscription, prefix: str) -> None:
     """Append each event from ``subscription`` to the stream until the bus closes.
 
     Events that queued up while the last batch was sent go in one pipeline:
     one round trip for a burst, not one per event.
     """
-    key = events_key(prefix)
+    key = events_key(key_prefix(client, prefix))
     lost = 0
     async for first in subscription:
         batch = [first, *subscription.waiting(BATCH_MAX - 1)]
@@ -64,13 +63,13 @@ async def publish_events(
 
 
 async def read_events(
-    client: coredis.Redis[str], prefix: str, *, last: int | None, follow: bool
+    client: RedisClient, prefix: str, *, last: int | None, follow: bool
 ) -> AsyncGenerator[str, None]:
     """The stream's events as JSON: the ``last`` N (all when None), then new ones.
 
     Following rides out Redis restarts: it carries on after the last entry seen.
     """
-    key = events_key(prefix)
+    key = events_key(key_prefix(client, prefix))
     if last == 0:  # none of the past: only what comes (Redis' COUNT 0 is no limit)
         newest: Any = []
     else:
@@ -88,11 +87,9 @@ async def read_events(
                 yield text
 
 
-async def recent_events(
-    client: coredis.Redis[str], prefix: str, last: int
-) -> tuple[list[str], str]:
+async def recent_events(client: RedisClient, prefix: str, last: int) -> tuple[list[str], str]:
     """The stream's last ``last`` events as JSON, and the cursor to follow on from."""
-    key = events_key(prefix)
+    key = events_key(key_prefix(client, prefix))
     newest = await client.xrevrange(key, count=last) if last > 0 else ()
     if not newest:
         return [], await _newest_id(client, key)
@@ -101,11 +98,11 @@ async def recent_events(
 
 
 async def events_after(
-    client: coredis.Redis[str], prefix: str, cursor: str
+    client: RedisClient, prefix: str, cursor: str
 ) -> AsyncGenerator[tuple[str, str], None]:
     """``(entry id, event JSON)`` for each event after ``cursor``, as they come, forever;
     riding out Redis restarts by carrying on after the last entry seen."""
-    key = events_key(prefix)
+    key = events_key(key_prefix(client, prefix))
     while True:
         reply = await until_done(
             functools.partial(_read_after, client, key, cursor), what="follow events"
@@ -116,12 +113,12 @@ async def events_after(
 
 
 async def _read_after(
-    client: coredis.Redis[str], key: str, cursor: str
+    client: RedisClient, key: str, cursor: str
 ) -> dict[str, tuple[StreamEntry, ...]] | None:
     return await client.xread({key: cursor}, block=1000)
 
 
-async def _newest_id(client: coredis.Redis[str], key: str) -> str:
+async def _newest_id(client: RedisClient, key: str) -> str:
     """Where "only new events" starts: an id, not ``$``, so that a re-read after
     a reconnection does not skip what arrived meanwhile."""
     newest = await client.xrevrange(key, count=1)
@@ -150,7 +147,7 @@ async def redis_event_feed(
     Entries a newer version wrote in a shape this one cannot read are skipped.
     """
 
-    async def events(client: coredis.Redis[str]) -> AsyncGenerator[Event, None]:
+    async def events(client: RedisClient) -> AsyncGenerator[Event, None]:
         async with aclosing(read_events(client, prefix, last=replay, follow=True)) as texts:
             async for text in texts:
                 event = parse_event(text)

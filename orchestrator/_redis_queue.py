@@ -41,11 +41,11 @@ import pydantic
 import structlog
 
 from ._job import Job, JobResult
-from ._redis_connection import connected, redis_errors, until_done
+from ._redis_connection import connected, key_prefix, redis_errors, until_done
 from ._worker_source import Delivery
 
 if TYPE_CHECKING:
-    import coredis
+    from ._redis_connection import RedisClient
 
 logger = structlog.get_logger("orchestrator.redis")
 
@@ -124,6 +124,10 @@ return 1
 class RedisKeys:
     prefix: str = "orchestrator"
 
+    def for_client(self, client: RedisClient) -> RedisKeys:
+        """These keys as ``client`` must see them: on a cluster, under one hash tag."""
+        return RedisKeys(key_prefix(client, self.prefix))
+
     @property
     def jobs(self) -> str:
         return f"{self.prefix}:jobs"
@@ -154,9 +158,9 @@ class RedisQueue:
     ``async with RedisQueue.connect(url) as queue:`` opens it on its own client.
     """
 
-    def __init__(self, client: coredis.Redis[str], keys: RedisKeys = RedisKeys()) -> None:
+    def __init__(self, client: RedisClient, keys: RedisKeys = RedisKeys()) -> None:
         self._client = client
-        self.keys = keys
+        self.keys = keys.for_client(client)
         self._submit_once = client.register_script(SUBMIT_ONCE)
         self._submit_unique = client.register_script(SUBMIT_UNIQUE)
 
@@ -275,6 +279,8 @@ class RedisJobSource:
     async def running(self) -> AsyncIterator[None]:
         async with connected(self._url, wait=True) as client:
             self._client = client
+            self.keys = self.keys.for_client(client)
+            self.label = f"redis stream {self.keys.jobs}"
             self._finish = client.register_script(FINISH)
             self._requeue = client.register_script(REQUEUE)
             await until_done(self._create_group, what="create consumer group")

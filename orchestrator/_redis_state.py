@@ -20,7 +20,7 @@ import time
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from ._config import OrchestratorConfig
-from ._redis_connection import until_done
+from ._redis_connection import key_prefix, until_done
 from ._rotation import ProviderRotation
 from ._rotation_store import RotationView
 from ._state import NOTHING_USED, LastUsed
@@ -30,7 +30,7 @@ from .limits import Headroom
 _N = TypeVar("_N", int, float)
 
 if TYPE_CHECKING:
-    import coredis
+    from ._redis_connection import RedisClient
 
 # Returns the hash without ended cooldowns, and the providers whose cooldown
 # this call ended (each recovery is reported by exactly one caller).
@@ -82,10 +82,10 @@ return 1
 class RedisRotationStore:
     """``RotationStore`` on a Redis client (which the caller keeps open)."""
 
-    def __init__(self, client: coredis.Redis[str], config: OrchestratorConfig, prefix: str):
+    def __init__(self, client: RedisClient, config: OrchestratorConfig, prefix: str):
         self._client = client
         self._config = config
-        self._prefix = prefix
+        self._prefix = key_prefix(client, prefix)
         self._view = client.register_script(VIEW)
         self._fail = client.register_script(FAIL)
         self._reset = client.register_script(RESET)

@@ -51,18 +51,22 @@ class RedisServer:
         fsync: str = "always",
         tls: Path | None = None,
         users: tuple[str, ...] = (),
+        options: tuple[str, ...] = (),
+        port: int | None = None,
     ) -> None:
         """``fsync``: Redis' appendfsync (``always`` for tests, ``everysec`` as deployed);
-        ``tls``: a directory from :func:`make_certificates`; ``users``: ACL lines."""
+        ``tls``: a directory from :func:`make_certificates`; ``users``: ACL lines;
+        ``options``: more command-line options (``--cluster-enabled yes``...)."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         self.binary = binary
         self.directory = directory
-        self.port = free_port()
+        self.port = port if port is not None else free_port()
         self.fsync = fsync
         self.tls = tls
         self.users = users
+        self.options = options
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -102,6 +106,7 @@ class RedisServer:
             argv += ["--user", *user.split()]  # one directive, its words as arguments
         argv += ["--dir", str(self.directory), "--save", "", "--appendonly", "yes"]
         argv += ["--appendfsync", self.fsync, "--protected-mode", "yes", "--logfile", "redis.log"]
+        argv += self.options
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while not self._answers():
@@ -109,6 +114,13 @@ class RedisServer:
                 log = self.directory / "redis.log"
                 raise RuntimeError(f"redis-server did not start: {log.read_text()[-2000:]}")
             time.sleep(0.02)
+
+    def kill(self) -> None:
+        """SIGKILL: the server dies as a crashed machine would, saying nothing."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(20)
+        self.process = None
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -14,14 +14,14 @@ from .._redis_queue import GROUP, RedisKeys, RedisQueue, lost_group
 from ._queue_view import QueuedJob, QueueView, RetryError
 
 if TYPE_CHECKING:
-    import coredis
+    from .._redis_connection import RedisClient
 
 #: Entries listed from a stream at most.
 LISTED = 500
 
 
 async def redis_queue_view(
-    client: coredis.Redis[str], keys: RedisKeys, failed: Sequence[str]
+    client: RedisClient, keys: RedisKeys, failed: Sequence[str]
 ) -> QueueView:
     """Queued and running entries, dead letters, and which of ``failed`` can run again."""
     pending_ids = await _pending_ids(client, keys)
@@ -49,7 +49,7 @@ async def redis_queue_view(
     return view
 
 
-async def retry_on_redis(client: coredis.Redis[str], keys: RedisKeys, job_id: str) -> str:
+async def retry_on_redis(client: RedisClient, keys: RedisKeys, job_id: str) -> str:
     """Submit the job again (under a new id: the old one's result is still kept);
     its dead letter or kept text is removed once it is queued."""
     raw, dead_entry = await _dead_letter(client, keys, job_id)
@@ -72,7 +72,7 @@ async def retry_on_redis(client: coredis.Redis[str], keys: RedisKeys, job_id: st
 
 
 async def _dead_letter(
-    client: coredis.Redis[str], keys: RedisKeys, job_id: str
+    client: RedisClient, keys: RedisKeys, job_id: str
 ) -> tuple[str | None, str | None]:
     for entry in await client.xrange(keys.dead, count=LISTED * 10):
         raw = entry.field_values.get("job")
@@ -81,7 +81,7 @@ async def _dead_letter(
     return None, None
 
 
-async def _pending_ids(client: coredis.Redis[str], keys: RedisKeys) -> set[str]:
+async def _pending_ids(client: RedisClient, keys: RedisKeys) -> set[str]:
     try:
         pending: Any = await client.xpending(keys.jobs, GROUP, "-", "+", LISTED * 10)
     except Exception as exc:

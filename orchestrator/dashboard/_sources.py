@@ -28,7 +28,7 @@ from ._queue_view import QueueView, RetryError
 from ._spool_jobs import SpoolJobs
 
 if TYPE_CHECKING:
-    import coredis
+    from .._redis_connection import RedisClient
 
 
 class DashboardSource(Protocol):
@@ -173,7 +173,8 @@ class RedisSource:
         from .._redis_connection import connected
 
         async with connected(self._url) as client:
-            self._client: coredis.Redis[str] = client
+            self._client: RedisClient = client
+            self._keys = self._keys.for_client(client)
             yield
 
     async def status(self) -> OrchestratorStatus:
