@@ -90,8 +90,10 @@ class RedisClusterNodes:
         self.wait_for_replication()
 
     def stop(self) -> None:
+        """SIGKILL every node: a test cluster's data is not kept, and a master told to
+        stop politely waits for its replicas (up to Redis 7's shutdown-timeout)."""
         for node in self.nodes:
-            node.stop()
+            node.kill()
 
     def wait_until_ok(self, timeout: float = 30) -> None:
         """Every living node says ``cluster_state:ok`` and knows a master for every slot."""
