@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from ._job import AttemptOutcome, TokenUsage
 
@@ -141,6 +141,15 @@ Event = Annotated[
 ]
 #: Parses any event from its JSON form (event logs, Redis, the CLI).
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(record: bytes | str) -> Event | None:
+    """An event line or stream entry; None for one this version cannot read (a newer
+    version's kind, a torn line): readers skip it rather than stop."""
+    try:
+        return EVENT_ADAPTER.validate_json(record)
+    except ValidationError:
+        return None
 
 
 @dataclass(eq=False)

@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from coredis.tokens import PureToken
-from pydantic import ValidationError
 
-from ._events import EVENT_ADAPTER, Event, Subscription
+from ._events import Event, Subscription, parse_event
 from ._redis_connection import connected, key_prefix, redis_errors, until_done
 
 if TYPE_CHECKING:
@@ -123,14 +122,6 @@ async def _newest_id(client: RedisClient, key: str) -> str:
     a reconnection does not skip what arrived meanwhile."""
     newest = await client.xrevrange(key, count=1)
     return str(newest[0].identifier) if newest else "0-0"
-
-
-def parse_event(text: str) -> Event | None:
-    """The event in a stream entry; None for an entry this version cannot read."""
-    try:
-        return EVENT_ADAPTER.validate_json(text)
-    except ValidationError:
-        return None
 
 
 @asynccontextmanager

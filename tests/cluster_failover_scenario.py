@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -21,16 +20,6 @@ from .redis_server import RedisServer
 from .test_redis_cluster import PREFIX, a_key, another_node, worker_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterNodes]:
-    nodes = RedisClusterNodes(tmp_path_factory.mktemp("cluster"))
-    nodes.start()
-    try:
-        yield nodes
-    finally:
-        nodes.stop()
 
 
 def wait_for_file(path: Path) -> None:
@@ -61,7 +50,7 @@ async def failover_during_a_job(
 
 
 async def test_a_result_lands_while_the_master_fails_over(
-    cluster: RedisClusterNodes, write_config: WriteConfig, tmp_path: Path, anyio_backend: str
+    redis_cluster: RedisClusterNodes, write_config: WriteConfig, tmp_path: Path, anyio_backend: str
 ) -> None:
     """The master holding the keys is SIGKILLed while the job runs: its replica takes
     over, the worker's result goes there, the submitter gets it, the job ran once.
@@ -72,9 +61,9 @@ async def test_a_result_lands_while_the_master_fails_over(
         provider("agent", "slow", FAKE_SLEEP="3", FAKE_RUN_LOG=str(runs)),
     )
     prefix = f"{PREFIX}-failover-{anyio_backend}"
-    result, succeeded, holder = await failover_during_a_job(cluster, directory, prefix, runs)
+    result, succeeded, holder = await failover_during_a_job(redis_cluster, directory, prefix, runs)
     gc.collect()
-    await anyio.to_thread.run_sync(cluster.rejoin, holder)
+    await anyio.to_thread.run_sync(redis_cluster.rejoin, holder)
     assert result.status == "succeeded", result.error
     assert runs.read_text().splitlines() == ["survive a failover"]
     assert succeeded == 1

@@ -10,6 +10,7 @@ import pytest
 
 import orchestrator
 
+from .redis_cluster import RedisClusterNodes
 from .redis_server import RedisServer
 
 SPEC_EXAMPLE_DIR = Path(__file__).parent.parent / "examples" / "spec"
@@ -86,6 +87,17 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Library code runs under both event loops: every anyio test runs on each."""
     backend: str = request.param
     return backend
+
+
+@pytest.fixture(scope="module")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterNodes]:
+    """A real 3-master Redis Cluster (a replica each) on loopback ports, for a module."""
+    nodes = RedisClusterNodes(tmp_path_factory.mktemp("cluster"))
+    nodes.start()
+    try:
+        yield nodes
+    finally:
+        nodes.stop()
 
 
 @pytest.fixture

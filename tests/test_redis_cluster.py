@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -34,16 +33,6 @@ def a_key(prefix: str) -> str:
     return f"{{{prefix}}}:jobs"
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterNodes]:
-    nodes = RedisClusterNodes(tmp_path_factory.mktemp("cluster"))
-    nodes.start()
-    try:
-        yield nodes
-    finally:
-        nodes.stop()
-
-
 def another_node(cluster: RedisClusterNodes, prefix: str) -> str:
     """The URL of a node that does not hold the keys: every command is redirected."""
     holder = cluster.master_of(a_key(prefix))
@@ -58,7 +47,7 @@ def worker_for(directory: Path, url: str, prefix: str) -> Worker:
 
 
 async def test_queue_cooldowns_events_and_status_on_a_cluster(
-    cluster: RedisClusterNodes, write_config: WriteConfig, anyio_backend: str
+    redis_cluster: RedisClusterNodes, write_config: WriteConfig, anyio_backend: str
 ) -> None:
     """Jobs submitted through one node are worked and awaited; a limit seen on one job is
     skipped by the next; the events and the dashboard's status come from the cluster."""
@@ -67,7 +56,7 @@ async def test_queue_cooldowns_events_and_status_on_a_cluster(
         backend("agent", ["a", "b"]),
         provider("agent", "a", "limit", FAKE_RETRY_AFTER="600") + provider("agent", "b"),
     )
-    url = another_node(cluster, prefix)
+    url = another_node(redis_cluster, prefix)
     worker = worker_for(directory, url, prefix)
     async with RedisQueue.connect(url, prefix) as queue:
         assert queue.keys.prefix == f"{{{prefix}}}"  # one hash tag: one slot per script

@@ -120,7 +120,8 @@ async def test_orchestrators_share_a_limit(
 async def test_events_reach_the_redis_stream(
     write_config: WriteConfig, redis_server: RedisServer
 ) -> None:
-    from orchestrator._redis_events import parse_event, read_events
+    from orchestrator._events import parse_event
+    from orchestrator._redis_events import read_events
 
     config = load_config(write_config(backend("agent", ["a"]), provider("agent", "a")), environ={})
     async with Orchestrator(config, redis_url=redis_server.url, redis_prefix="ev") as orch:

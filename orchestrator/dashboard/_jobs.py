@@ -117,7 +117,7 @@ class JobBook:
 
     def record(self, event: Event) -> None:
         """Fold one event in (events of no job still count for tallies and the chart)."""
-        if isinstance(event, ProviderRotated | BackendFellBack):
+        if _is_failover(event):
             self._failover(event)
         if isinstance(event, AttemptFinished):
             self._tally(event)
@@ -185,12 +185,11 @@ class JobBook:
             oldest = next((key for key, job in self._jobs.items() if job.finished), None)
             self._jobs.pop(oldest if oldest is not None else next(iter(self._jobs)))
 
-    def _failover(self, event: ProviderRotated | BackendFellBack) -> None:
+    def _failover(self, event: Event) -> None:
         if isinstance(event, ProviderRotated):
-            if event.reason.startswith("manual"):
-                return  # a person's choice, not a failover
             moved = (event.from_provider, event.provider)
         else:
+            assert isinstance(event, BackendFellBack)
             moved = (event.from_backend, event.backend)
         self.last_failover = Failover(
             event.timestamp, event.job_id, event.backend, *moved, event.reason
@@ -242,9 +241,8 @@ def _apply(job: JobView, event: Event) -> None:
         attempt = _latest_on(job, event.backend, event.provider)
         if attempt is not None:
             attempt.cooled_until, attempt.cooled_reason = event.until, event.reason
-    elif isinstance(event, ProviderRotated | BackendFellBack):
-        if not (isinstance(event, ProviderRotated) and event.reason.startswith("manual")):
-            job.failovers += 1
+    elif _is_failover(event):
+        job.failovers += 1
     elif isinstance(event, JobWaiting):
         job.state, job.waiting_until = "waiting", event.until
     elif isinstance(event, JobSucceeded | JobFailed):
@@ -252,6 +250,13 @@ def _apply(job: JobView, event: Event) -> None:
         job.finished_at, job.duration = event.timestamp, event.duration
         job.error = event.error if isinstance(event, JobFailed) else None
         job.waiting_until = None
+
+
+def _is_failover(event: Event) -> bool:
+    """A move away from a provider or backend; a manual rotate is a person's choice."""
+    if isinstance(event, ProviderRotated):
+        return not event.reason.startswith("manual")
+    return isinstance(event, BackendFellBack)
 
 
 def _finish_attempt(job: JobView, event: AttemptFinished) -> None:

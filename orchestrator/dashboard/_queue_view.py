@@ -28,7 +28,8 @@ class QueueView:
     #: Every job waiting, where more than those listed in ``queued`` wait.
     queued_total: int = 0
     running: list[str] = field(default_factory=list)
-    #: Failed or dead-lettered jobs whose job text is kept, so they can run again.
+    #: Failed or dead-lettered jobs whose job text is kept, so they can run again (every
+    #: dead letter among them).
     retryable: set[str] = field(default_factory=set)
     #: Dead-lettered job ids (delivered too often without finishing).
     dead: set[str] = field(default_factory=set)

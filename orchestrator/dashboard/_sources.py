@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import anyio.to_thread
-from pydantic import ValidationError
 
 from .._config import OrchestratorConfig
 from .._event_log import read_last, read_new
-from .._events import EVENT_ADAPTER, Event
+from .._events import Event, parse_event
 from .._job import JobResult
 from .._manual import apply_on_redis, apply_to_state_file, state_file_status
 from .._state_store import ManualRequest, StateStore
@@ -64,14 +63,6 @@ class DashboardSource(Protocol):
     async def retry(self, job_id: str) -> str:
         """Queue a failed job again; the id its new run has."""
         ...
-
-
-def parse_event(record: bytes | str) -> Event | None:
-    """An event line; None for a line this version cannot read (skipped, not fatal)."""
-    try:
-        return EVENT_ADAPTER.validate_json(record)
-    except ValidationError:
-        return None
 
 
 def _parsed(records: Sequence[bytes | str]) -> list[Event]:

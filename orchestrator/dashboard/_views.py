@@ -88,13 +88,11 @@ def provider_state(provider: ProviderStatus) -> str:
 def job_view(job: JobView, queue: QueueView | None = None) -> dict[str, Any]:
     """A job with its attempt chain (``/api/jobs/<id>``, the timeline)."""
     data = asdict(job)
-    data["retryable"] = queue is not None and job.state == "failed" and _retryable(job, queue)
+    data["retryable"] = (
+        queue is not None and job.state == "failed" and job.job_id in queue.retryable
+    )
     data["dead_lettered"] = queue is not None and job.job_id in queue.dead
     return data
-
-
-def _retryable(job: JobView, queue: QueueView) -> bool:
-    return job.job_id in queue.retryable or job.job_id in queue.dead
 
 
 def jobs_view(book: JobBook, queue: QueueView, filters: dict[str, str]) -> dict[str, Any]:
