@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 
 logger = structlog.get_logger("orchestrator")
 STATE_SAVE_INTERVAL = 0.5
+#: Events held for the Redis event stream while a batch is on its way.
+REDIS_EVENT_BUFFER = 16_384
+#: Seconds a closing orchestrator waits for Redis to take its last successes.
+LAST_WRITE_GRACE = 10.0
 
 
 class JobHandle:
@@ -313,17 +317,29 @@ class Orchestrator:
         from ._redis_state import RedisRotationStore
 
         client = await self._resources.enter_async_context(connected(self.redis_url))
-        self.supervisor.state = RedisRotationStore(client, self.config, self.redis_prefix)
+        self._redis_state: RedisRotationStore = RedisRotationStore(
+            client, self.config, self.redis_prefix
+        )
+        self.supervisor.state = self._redis_state
         return client
 
     async def _publish_to_redis(
         self, client: RedisClient, *, task_status: TaskStatus[None]
     ) -> None:
+        """Events to the stream, successes to the rotation state, until the bus closes."""
         from ._redis_events import publish_events
 
-        async with self.bus.subscribe() as events:
+        state = self._redis_state
+        async with self.bus.subscribe(REDIS_EVENT_BUFFER) as events:
             task_status.started()
-            await publish_events(client, events, self.redis_prefix)
+            async with anyio.create_task_group() as writing:
+                writing.start_soon(state.write_behind)
+                await publish_events(client, events, self.redis_prefix)
+                writing.cancel_scope.cancel()
+        with anyio.CancelScope(shield=True), anyio.move_on_after(LAST_WRITE_GRACE) as late:
+            await state.flush()
+        if late.cancelled_caught:
+            logger.warning("redis unavailable: the last successes were not counted there")
 
     async def _feed_sink(self, sink: Sink, *, task_status: TaskStatus[None]) -> None:
         try:

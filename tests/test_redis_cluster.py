@@ -14,7 +14,7 @@ import pytest
 from orchestrator import Job, Orchestrator, load_config
 from orchestrator._redis_connection import connected
 from orchestrator._redis_events import read_events
-from orchestrator._redis_queue import RedisJobSource
+from orchestrator._redis_source import RedisJobSource
 from orchestrator._worker import Worker
 from orchestrator.dashboard import RedisSource
 from orchestrator.redis import RedisKeys, RedisQueue

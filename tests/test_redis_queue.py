@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from orchestrator import Job, Orchestrator, load_config
-from orchestrator._redis_queue import RedisJobSource
+from orchestrator._redis_source import RedisJobSource
 from orchestrator._worker import Worker
 from orchestrator.redis import RedisKeys, RedisQueue
 

@@ -168,9 +168,9 @@ async def test_headroom_is_shared_through_redis(
 
     config = two_providers(write_config)
     async with connected(redis_server.url) as one, connected(redis_server.url) as two:
-        await RedisRotationStore(one, config, "t").record_headroom(
-            "agent", "a", Headroom(0.97, 2_000.0, 1_000.0)
-        )
+        recorder = RedisRotationStore(one, config, "t")
+        await recorder.record_headroom("agent", "a", Headroom(0.97, 2_000.0, 1_000.0))
+        await recorder.flush()  # what its orchestrator's write_behind does within 50 ms
         await one.hset("t:rot:agent", {"hr:b": "not json"})  # a damaged field is ignored
         rotation = (await RedisRotationStore(two, config, "t").view("agent", 1_500.0)).rotation
     assert rotation.headroom == {"a": Headroom(0.97, 2_000.0, 1_000.0)}

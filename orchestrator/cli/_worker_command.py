@@ -172,7 +172,8 @@ def worker_command(
     )
     source: JobSource
     if redis is not None:
-        from .._redis_queue import RedisJobSource, RedisKeys
+        from .._redis_queue import RedisKeys
+        from .._redis_source import RedisJobSource
 
         source = RedisJobSource(
             redis,

@@ -8,7 +8,7 @@ import pytest
 
 from orchestrator import Job, Orchestrator, load_config
 from orchestrator._redis_connection import connected
-from orchestrator._redis_queue import RedisJobSource
+from orchestrator._redis_source import RedisJobSource
 from orchestrator._worker import Worker
 from orchestrator.dashboard._queue_view import RetryError
 from orchestrator.dashboard._redis_jobs import redis_queue_view, retry_on_redis
