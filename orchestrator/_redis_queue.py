@@ -20,15 +20,17 @@ side, reading entries and filing results, is ``_redis_source``.
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pydantic
 import structlog
 
+from ._coalesce import Coalescer
 from ._job import Job, JobResult
 from ._redis_connection import connected, key_prefix, until_done
 
@@ -40,31 +42,48 @@ logger = structlog.get_logger("orchestrator.redis")
 GROUP = "workers"
 RESULT_TTL = 7 * 24 * 3600
 IDEMPOTENCY_TTL = 7 * 24 * 3600
+#: Results fetched by one MGET at most.
+RESULTS_PER_READ = 500
+#: Done lists one blocking wait for results watches at most (the first jobs awaited).
+WAKE_KEYS = 64
+#: Seconds a wait for results blocks before it looks at every result again.
+RESULT_RECHECK = 5
 
-# Queue a job under its own id, or, when that id was used before (its result may
-# still be stored, or it may be running), under the id with a suffix: a submission
-# never shares a result with another. Returns the id used.
-# KEYS: id marker, suffixed id marker, jobs stream. ARGV: job JSON, suffixed job JSON,
-# job id, suffixed job id, ttl.
-SUBMIT_UNIQUE = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[5]) then
-  redis.call('XADD', KEYS[3], '*', 'job', ARGV[1])
-  return ARGV[3]
+# Queue jobs, in one step each (a submitter dying half-way cannot leave a key
+# without its job). Per job, by its mode:
+# - 'unique': under its own id, or, when that id was used before (its result may
+#   still be stored, or it may be running), under the id with a suffix, so that a
+#   submission never shares a result with another;
+# - 'once': unless its idempotency key was used; the first job's id either way.
+# KEYS: the jobs stream, then per job: its id marker (or idempotency key), the
+# suffixed id's marker (or the idempotency key again).
+# ARGV: the id markers' ttl, the idempotency keys' ttl, then per job: mode, job JSON,
+# suffixed job JSON, job id, suffixed job id.
+# Returns the id each job is queued (or was first queued) under.
+SUBMIT = """
+local ids = {}
+for i = 1, (#KEYS - 1) / 2 do
+  local a = 2 + 5 * (i - 1)
+  local mode, key = ARGV[a + 1], KEYS[2 * i]
+  if mode == 'once' then
+    local first = redis.call('GET', key)
+    if first then
+      ids[i] = first
+    else
+      redis.call('XADD', KEYS[1], '*', 'job', ARGV[a + 2])
+      redis.call('SET', key, ARGV[a + 4], 'EX', ARGV[2])
+      ids[i] = ARGV[a + 4]
+    end
+  elseif redis.call('SET', key, '1', 'NX', 'EX', ARGV[1]) then
+    redis.call('XADD', KEYS[1], '*', 'job', ARGV[a + 2])
+    ids[i] = ARGV[a + 4]
+  else
+    redis.call('SET', KEYS[2 * i + 1], '1', 'EX', ARGV[1])
+    redis.call('XADD', KEYS[1], '*', 'job', ARGV[a + 3])
+    ids[i] = ARGV[a + 5]
+  end
 end
-redis.call('SET', KEYS[2], '1', 'EX', ARGV[5])
-redis.call('XADD', KEYS[3], '*', 'job', ARGV[2])
-return ARGV[4]
-"""
-
-# Queue a job unless its idempotency key was used: the first job's id either way,
-# in one step (a submitter dying half-way cannot leave a key without its job).
-# KEYS: idempotency key, jobs stream. ARGV: job id, job JSON, ttl.
-SUBMIT_ONCE = """
-local first = redis.call('GET', KEYS[1])
-if first then return first end
-redis.call('XADD', KEYS[2], '*', 'job', ARGV[2])
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
-return ARGV[1]
+return ids
 """
 
 
@@ -112,8 +131,8 @@ class RedisQueue:
     def __init__(self, client: RedisClient, keys: RedisKeys = DEFAULT_KEYS) -> None:
         self._client = client
         self.keys = keys.for_client(client)
-        self._submit_once = client.register_script(SUBMIT_ONCE)
-        self._submit_unique = client.register_script(SUBMIT_UNIQUE)
+        self._submit_script = client.register_script(SUBMIT)
+        self._submissions: Coalescer[_Submission, str] = Coalescer(self._submit_many)
 
     @classmethod
     @asynccontextmanager
@@ -129,26 +148,27 @@ class RedisQueue:
         (``same-1a2b3c4d``), so that the result awaited is this submission's, never an
         old answer. With an idempotency key already used: the first job's id (its
         result is the answer), and nothing is queued.
+
+        Submissions made at the same time (from many tasks) go to Redis together,
+        in one script call.
         """
-        if idempotency_key is None:
+        return await self._submissions(_Submission(job, idempotency_key))
+
+    async def _submit_many(self, submissions: list[_Submission]) -> list[str]:
+        keys = [self.keys.jobs]
+        args: list[str | int] = [RESULT_TTL, IDEMPOTENCY_TTL]
+        for submission in submissions:
+            job, once = submission.job, submission.idempotency_key
+            if once is not None:
+                keys += [self.keys.idempotency(once)] * 2
+                args += ["once", job.model_dump_json(), "", job.id, ""]
+                continue
             suffixed = job.model_copy(update={"id": f"{job.id}-{uuid.uuid4().hex[:8]}"})
-            used: object = await self._submit_unique(
-                keys=[
-                    self.keys.used_id(job.id),
-                    self.keys.used_id(suffixed.id),
-                    self.keys.jobs,
-                ],
-                args=[
-                    *(job.model_dump_json(), suffixed.model_dump_json()),
-                    *(job.id, suffixed.id, RESULT_TTL),
-                ],
-            )
-            return str(used)
-        first: object = await self._submit_once(
-            keys=[self.keys.idempotency(idempotency_key), self.keys.jobs],
-            args=[job.id, job.model_dump_json(), IDEMPOTENCY_TTL],
-        )
-        return str(first)
+            keys += [self.keys.used_id(job.id), self.keys.used_id(suffixed.id)]
+            args += ["unique", job.model_dump_json(), suffixed.model_dump_json()]
+            args += [job.id, suffixed.id]
+        ids: object = await self._submit_script(keys=keys, args=args)
+        return [str(job_id) for job_id in cast(list[str], ids)]
 
     async def dead_letters(self, count: int = 100) -> list[DeadLetter]:
         """The oldest ``count`` entries of the dead-letter stream (``<prefix>:dead``)."""
@@ -171,17 +191,44 @@ class RedisQueue:
     async def result(self, job_id: str) -> JobResult:
         """Wait for the job's result (stored by whichever worker ran it); bound it
         with ``anyio.fail_after`` if it may never come."""
-        while True:
-            stored = await until_done(
-                lambda: self._client.get(self.keys.result(job_id)), what="read result"
-            )
-            if stored is not None:
-                return JobResult.model_validate_json(stored)
-            # Woken by the worker's RPUSH; the timeout re-checks now and then.
-            await until_done(
-                lambda: self._client.blpop([self.keys.done(job_id)], timeout=5),
-                what="wait for result",
-            )
+        async with aclosing(self.results([job_id])) as results:
+            return await anext(results)
+
+    async def results(self, job_ids: Iterable[str]) -> AsyncGenerator[JobResult, None]:
+        """Each job's result as it lands, in the order they land (then in the order
+        asked, for those already stored); bound it with ``anyio.fail_after``.
+
+        However many jobs are awaited, one read fetches every result stored so far
+        and one blocking call waits for the next: a round trip for each batch of
+        results, not for each result.
+        """
+        waiting = list(dict.fromkeys(job_ids))
+        while waiting:
+            stored: list[str | None] = []
+            for start in range(0, len(waiting), RESULTS_PER_READ):
+                chunk = waiting[start : start + RESULTS_PER_READ]
+                keys = [self.keys.result(job_id) for job_id in chunk]
+                read = functools.partial(self._client.mget, keys)
+                stored += await until_done(read, what="read results")
+            still = []
+            for job_id, text in zip(waiting, stored, strict=True):
+                if text is None:
+                    still.append(job_id)
+                else:
+                    yield JobResult.model_validate_json(text)
+            waiting = still
+            if waiting:
+                # Woken by a worker's RPUSH for the first jobs awaited (results mostly
+                # land in that order); the timeout re-checks the others now and then.
+                done_keys = [self.keys.done(job_id) for job_id in waiting[:WAKE_KEYS]]
+                wait = functools.partial(self._client.blpop, done_keys, timeout=RESULT_RECHECK)
+                await until_done(wait, what="wait for result")
+
+
+@dataclass(frozen=True)
+class _Submission:
+    job: Job
+    idempotency_key: str | None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from contextlib import aclosing
 from pathlib import Path
 from typing import Annotated
 
@@ -233,25 +234,33 @@ async def _announce_waits(
 
 
 async def _submit_all(url: str, prefix: str, jobs: list[Job], json_output: bool) -> list[JobResult]:
+    """Queue every job (together: one round trip for many), then print each result as
+    it lands."""
     from .._redis_queue import RedisQueue
 
-    results: list[JobResult] = []
+    async with RedisQueue.connect(url, prefix) as queue:
+        ids = [""] * len(jobs)
 
-    async def wait_for(queue: RedisQueue, job_id: str) -> None:
-        result = await queue.result(job_id)
-        results.append(result)
-        print(result.model_dump_json() if json_output else render_result(result), flush=True)
+        async def submit(index: int, job: Job) -> None:
+            ids[index] = await queue.submit(job)
 
-    async with RedisQueue.connect(url, prefix) as queue, anyio.create_task_group() as group:
-        for job in jobs:
-            job_id = await queue.submit(job)
+        async with anyio.create_task_group() as group:
+            for index, job in enumerate(jobs):
+                group.start_soon(submit, index, job)
+        for job, job_id in zip(jobs, ids, strict=True):
             if job_id != job.id:
                 print(
                     f"job id '{job.id}' was used before on this Redis; this run is '{job_id}'",
                     file=sys.stderr,
                     flush=True,
                 )
-            group.start_soon(wait_for, queue, job_id)
+        results: list[JobResult] = []
+        async with aclosing(queue.results(ids)) as landing:
+            async for result in landing:
+                results.append(result)
+                print(
+                    result.model_dump_json() if json_output else render_result(result), flush=True
+                )
     return results
 
 
