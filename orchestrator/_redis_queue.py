@@ -203,26 +203,32 @@ class RedisQueue:
         results, not for each result.
         """
         waiting = list(dict.fromkeys(job_ids))
+        look_at = waiting  # every one at first, and after a wait that timed out
         while waiting:
-            stored: list[str | None] = []
-            for start in range(0, len(waiting), RESULTS_PER_READ):
-                chunk = waiting[start : start + RESULTS_PER_READ]
-                keys = [self.keys.result(job_id) for job_id in chunk]
-                read = functools.partial(self._client.mget, keys)
-                stored += await until_done(read, what="read results")
-            still = []
-            for job_id, text in zip(waiting, stored, strict=True):
-                if text is None:
-                    still.append(job_id)
-                else:
-                    yield JobResult.model_validate_json(text)
-            waiting = still
-            if waiting:
-                # Woken by a worker's RPUSH for the first jobs awaited (results mostly
-                # land in that order); the timeout re-checks the others now and then.
-                done_keys = [self.keys.done(job_id) for job_id in waiting[:WAKE_KEYS]]
-                wait = functools.partial(self._client.blpop, done_keys, timeout=RESULT_RECHECK)
-                await until_done(wait, what="wait for result")
+            stored = await self._stored(look_at)
+            waiting = [job_id for job_id in waiting if job_id not in stored]
+            for job_id in look_at:  # in the order asked
+                if job_id in stored:
+                    yield JobResult.model_validate_json(stored[job_id])
+            if not waiting:
+                return
+            # Woken by a worker's RPUSH for one of the first jobs awaited (results
+            # mostly land in that order); the timeout looks at all of them again.
+            look_at = waiting[:WAKE_KEYS]
+            done_keys = [self.keys.done(job_id) for job_id in look_at]
+            wait = functools.partial(self._client.blpop, done_keys, timeout=RESULT_RECHECK)
+            if await until_done(wait, what="wait for result") is None:
+                look_at = waiting
+
+    async def _stored(self, job_ids: list[str]) -> dict[str, str]:
+        """The results stored of ``job_ids``: one MGET per ``RESULTS_PER_READ``."""
+        stored: dict[str, str] = {}
+        for start in range(0, len(job_ids), RESULTS_PER_READ):
+            chunk = job_ids[start : start + RESULTS_PER_READ]
+            read = functools.partial(self._client.mget, [self.keys.result(i) for i in chunk])
+            texts = await until_done(read, what="read results")
+            stored.update((i, t) for i, t in zip(chunk, texts, strict=True) if t is not None)
+        return stored
 
 
 @dataclass(frozen=True)
