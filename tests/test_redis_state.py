@@ -8,6 +8,7 @@ import pytest
 from orchestrator import Job, Orchestrator, OrchestratorConfig, load_config
 from orchestrator._redis_connection import connected
 from orchestrator._redis_state import RedisRotationStore
+from orchestrator._rotation import WaitUntil
 from orchestrator._state_store import ManualRequest
 
 from .conftest import WriteConfig
@@ -190,3 +191,71 @@ async def test_a_suspension_is_shared_and_a_reset_lifts_it(
         assert rotation.suspended_now(config.fingerprints("agent")) == {"a"}
         assert await other.apply(ManualRequest("reset", "agent"))
         assert (await other.view("agent", 0.0)).rotation.suspended == {}
+
+
+async def test_choices_use_a_copy_read_again_within_the_freshness_bound(
+    write_config: WriteConfig, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker chooses from its copy (no read per job); a cooldown another worker
+    records reaches it once the copy is VIEW_FRESH old, its own cooldowns at once."""
+    import orchestrator._redis_state as redis_state
+
+    monkeypatch.setattr(redis_state, "VIEW_FRESH", 0.2)
+    config = two_providers(write_config)
+    async with connected(redis_server.url) as one, connected(redis_server.url) as two:
+        mine = RedisRotationStore(one, config, "fresh")
+        other = RedisRotationStore(two, config, "fresh")
+        assert (await mine.view("agent", 0.0)).rotation.select(0.0) == "a"
+        await other.record_failure("agent", "a", cooldown_until=10.0**12)
+        assert (await mine.view("agent", 0.0)).rotation.select(0.0) == "a"  # the copy
+        await anyio.sleep(0.25)
+        assert (await mine.view("agent", 0.0)).rotation.select(0.0) == "b"  # read again
+        await mine.record_failure("agent", "b", cooldown_until=10.0**12)
+        choice = (await mine.view("agent", 0.0)).rotation.select(0.0)
+        assert choice == WaitUntil(10.0**12, "a")  # its own: at once
+
+
+async def test_a_copy_whose_cooldown_ended_is_read_again(
+    write_config: WriteConfig, redis_server: RedisServer
+) -> None:
+    """A cooldown ending is reported (once) as soon as it ends, however fresh the copy."""
+    config = two_providers(write_config)
+    async with connected(redis_server.url) as client:
+        store = RedisRotationStore(client, config, "ended")
+        await store.view("agent", 100.0)
+        await store.record_failure("agent", "a", cooldown_until=150.0)
+        assert (await store.view("agent", 120.0)).recovered == ()
+        assert (await store.view("agent", 150.0)).recovered == ("a",)
+
+
+async def test_successes_are_written_behind_and_on_close(
+    write_config: WriteConfig, redis_server: RedisServer
+) -> None:
+    """Successes are counted in the copy at once and in Redis within WRITE_BEHIND; an
+    orchestrator closing writes the last of them before it returns."""
+    from orchestrator._redis_state import WRITE_BEHIND
+
+    config = two_providers(write_config)
+    async with connected(redis_server.url) as client:
+        store = RedisRotationStore(client, config, "behind")
+        await store.view("agent", 0.0)
+        for _ in range(3):
+            await store.record_success("agent", "a", advance=True)
+        await store.set_last(("agent", "a", "m1"))
+        copy = (await store.view("agent", 0.0)).rotation
+        assert (copy.successes, copy.current_index, copy.last_used) == ({"a": 3}, 1, "a")
+        assert await client.hgetall("behind:rot:agent") == {}  # not written yet
+        async with anyio.create_task_group() as group:
+            group.start_soon(store.write_behind)
+            with anyio.fail_after(WRITE_BEHIND + 5):
+                while not await client.hgetall("behind:last"):
+                    await anyio.sleep(0.01)
+            group.cancel_scope.cancel()
+        fields = await client.hgetall("behind:rot:agent")
+        assert (fields["ok:a"], fields["index"], fields["last_used"]) == ("3", "3", "a")
+        assert (await client.hgetall("behind:last"))["model"] == "m1"
+
+        async with Orchestrator(config, redis_url=redis_server.url, redis_prefix="close") as orch:
+            await orch.run(Job(prompt="x"))
+        assert (await client.hgetall("close:rot:agent"))["ok:a"] == "1"
+        assert (await client.hgetall("close:last"))["provider"] == "a"
