@@ -19,12 +19,14 @@ and its acknowledgement: that, not the process, is what the figure measures.
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import ExitStack, aclosing
 from pathlib import Path
 
@@ -34,6 +36,7 @@ from orchestrator import Job
 from orchestrator._redis_queue import RedisQueue
 
 from ..redis_server import RedisServer
+from . import rivals
 from .bench_core import bare
 
 ECHO = "/bin/echo"
@@ -95,6 +98,32 @@ async def through_redis(url: str, tag: str, jobs: int) -> float:
         return jobs / (time.perf_counter() - started)
 
 
+def start_rivals(
+    count: int, url: str, logs: Path, stack: ExitStack
+) -> dict[str, Callable[[str, int], Awaitable[float]]]:
+    """``count`` arq and ``count`` streaQ worker processes, when both are installed;
+    the functions that measure each (ready once a first small round has run)."""
+    try:
+        import arq  # noqa: F401
+        import streaq  # noqa: F401
+    except ImportError:
+        print("arq or streaQ not installed: pip install -e '.[test]' to compare them")
+        return {}
+    for kind in ("arq", "streaq"):
+        for index in range(count):
+            log = stack.enter_context((logs / f"{kind}{index}.log").open("w+b"))
+            argv = [sys.executable, "-m", "tests.benchmarks.rivals", kind, url]
+            rival = subprocess.Popen(argv, stdout=log, stderr=log)
+            stack.callback(stop, rival)
+    measures: dict[str, Callable[[str, int], Awaitable[float]]] = {
+        "arq": rivals.through_arq,
+        "streaq": rivals.through_streaq,
+    }
+    for measure in measures.values():
+        anyio.run(measure, url, 2 * SLOTS_PER_WORKER)  # waits for the workers to be up
+    return measures
+
+
 def main(jobs: int, rounds: int, counts: list[int]) -> None:
     print(f"{os.cpu_count()} CPUs; {jobs} jobs per round, {rounds} rounds, medians")
     with tempfile.TemporaryDirectory() as directory:
@@ -104,20 +133,23 @@ def main(jobs: int, rounds: int, counts: list[int]) -> None:
         server.start()
         try:
             for count in counts:
-                redis_rates, bare_rates = [], []
+                rates: dict[str, list[float]] = collections.defaultdict(list)
                 with ExitStack() as stack:
                     start_workers(count, server.url, config_dir, root, stack)
+                    others = start_rivals(count, server.url, root, stack)
                     for round_ in range(rounds):
                         tag = f"w{count}r{round_}"
-                        bare_rates.append(anyio.run(bare, jobs, count * SLOTS_PER_WORKER))
-                        redis_rates.append(anyio.run(through_redis, server.url, tag, jobs))
-                redis_median = statistics.median(redis_rates)
-                bare_median = statistics.median(bare_rates)
-                print(
-                    f"{count} worker process(es) x {SLOTS_PER_WORKER} slots: "
-                    f"redis {redis_median:7.0f} jobs/s, bare run_process {bare_median:7.0f} "
-                    f"jobs/s, ratio {redis_median / bare_median:.2f}"
-                )
+                        rates["bare"].append(anyio.run(bare, jobs, count * SLOTS_PER_WORKER))
+                        rates["ours"].append(anyio.run(through_redis, server.url, tag, jobs))
+                        for name, measure in others.items():
+                            rates[name].append(anyio.run(measure, server.url, jobs))
+                medians = {name: statistics.median(values) for name, values in rates.items()}
+                line = f"{count} worker process(es) x {SLOTS_PER_WORKER} slots:"
+                for name, rate in medians.items():
+                    line += f" {name} {rate:.0f}/s ({rate / medians['bare']:.2f} of bare),"
+                for name in others:
+                    line += f" ours/{name} {medians['ours'] / medians[name]:.2f},"
+                print(line.rstrip(","))
         finally:
             server.stop()
 
