@@ -203,22 +203,33 @@ class RedisQueue:
         results, not for each result.
         """
         waiting = list(dict.fromkeys(job_ids))
-        look_at = waiting  # every one at first, and after a wait that timed out
-        while waiting:
-            stored = await self._stored(look_at)
-            waiting = [job_id for job_id in waiting if job_id not in stored]
-            for job_id in look_at:  # in the order asked
+        stored = await self._stored(waiting)  # every one at first: many may be done
+        while True:
+            for job_id in waiting:  # in the order asked
                 if job_id in stored:
                     yield JobResult.model_validate_json(stored[job_id])
+            waiting = [job_id for job_id in waiting if job_id not in stored]
             if not waiting:
                 return
-            # Woken by a worker's RPUSH for one of the first jobs awaited (results
-            # mostly land in that order); the timeout looks at all of them again.
+            # Block until a worker's RPUSH for one of the first jobs awaited (results
+            # mostly land in that order), and read those jobs' results right after
+            # it, in the same round trip. A timeout looks at all of them again.
             look_at = waiting[:WAKE_KEYS]
-            done_keys = [self.keys.done(job_id) for job_id in look_at]
-            wait = functools.partial(self._client.blpop, done_keys, timeout=RESULT_RECHECK)
-            if await until_done(wait, what="wait for result") is None:
-                look_at = waiting
+            woke, stored = await until_done(
+                functools.partial(self._wait_and_read, look_at), what="wait for result"
+            )
+            if not woke:
+                stored = await self._stored(waiting)
+
+    async def _wait_and_read(self, job_ids: list[str]) -> tuple[bool, dict[str, str]]:
+        """Wait (up to ``RESULT_RECHECK`` s) for one of ``job_ids`` to be done, then
+        read their results: one round trip. The worker stores a result before it
+        pushes to the done list, in one script, so a wake finds its result."""
+        async with self._client.pipeline(transaction=False) as pipeline:
+            woke = pipeline.blpop([self.keys.done(i) for i in job_ids], timeout=RESULT_RECHECK)
+            texts = pipeline.mget([self.keys.result(i) for i in job_ids])
+        found = zip(job_ids, await texts, strict=True)
+        return (await woke) is not None, {i: text for i, text in found if text is not None}
 
     async def _stored(self, job_ids: list[str]) -> dict[str, str]:
         """The results stored of ``job_ids``: one MGET per ``RESULTS_PER_READ``."""
