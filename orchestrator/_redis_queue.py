@@ -195,12 +195,12 @@ class RedisQueue:
             return await anext(results)
 
     async def results(self, job_ids: Iterable[str]) -> AsyncGenerator[JobResult, None]:
-        """Each job's result as it lands, in the order they land (then in the order
-        asked, for those already stored); bound it with ``anyio.fail_after``.
+        """Each job's result as it lands (those found together in the order asked);
+        bound it with ``anyio.fail_after``.
 
-        However many jobs are awaited, one read fetches every result stored so far
-        and one blocking call waits for the next: a round trip for each batch of
-        results, not for each result.
+        However many jobs are awaited, each round trip blocks until one of the first
+        of them is done and reads their results with it: a round trip per batch of
+        results, not per result.
         """
         waiting = list(dict.fromkeys(job_ids))
         stored = await self._stored(waiting)  # every one at first: many may be done
