@@ -73,6 +73,10 @@ class Coalescer(Generic[T, R]):
         except Exception as exc:
             for call in batch:
                 call.error = exc
+        except BaseException:  # KeyboardInterrupt and the like: the sender's own to raise
+            for call in batch:
+                call.error = RuntimeError("the batch this call was in was interrupted")
+            raise
         finally:
             for call in batch:
                 call.done = True
