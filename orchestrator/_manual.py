@@ -15,7 +15,7 @@ from ._state_store import ManualRequest, StateStore, apply_request
 from ._status import OrchestratorStatus, build_status
 
 if TYPE_CHECKING:
-    from ._redis_connection import RedisClient
+    from .redis._connection import RedisClient
 
 #: How long a request waits for a running owner of the state file to apply it.
 REQUEST_WAIT = 10.0
@@ -78,9 +78,9 @@ async def apply_on_redis(
     """Apply the change on Redis (atomic there: no owner to ask) and publish it as a
     ``provider_rotated`` event; returns the backend's current provider afterwards."""
     from ._events import ProviderRotated
-    from ._redis_connection import key_prefix
-    from ._redis_events import events_key
-    from ._redis_state import RedisRotationStore
+    from .redis._connection import key_prefix
+    from .redis._events import events_key
+    from .redis._state import RedisRotationStore
 
     store = RedisRotationStore(client, config, prefix)
     now = time.time()

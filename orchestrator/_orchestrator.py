@@ -36,7 +36,7 @@ from ._status import OrchestratorStatus, build_status
 from ._supervisor import Supervisor, SupervisorSettings
 
 if TYPE_CHECKING:
-    from ._redis_connection import RedisClient
+    from .redis._connection import RedisClient
 
 logger = structlog.get_logger("orchestrator")
 STATE_SAVE_INTERVAL = 0.5
@@ -124,7 +124,7 @@ class Orchestrator:
         if redis_url is not None and state_file is not None:
             raise ValueError("give a state file or a Redis URL, not both")
         if redis_url is not None:
-            from ._redis_connection import check_redis_url
+            from .redis._connection import check_redis_url
 
             check_redis_url(redis_url)
         self.redis_url = redis_url
@@ -313,8 +313,8 @@ class Orchestrator:
         """With a Redis URL: connect, and keep rotation state there, shared."""
         if self.redis_url is None:
             return None
-        from ._redis_connection import connected
-        from ._redis_state import RedisRotationStore
+        from .redis._connection import connected
+        from .redis._state import RedisRotationStore
 
         client = await self._resources.enter_async_context(connected(self.redis_url))
         self._redis_state: RedisRotationStore = RedisRotationStore(
@@ -327,7 +327,7 @@ class Orchestrator:
         self, client: RedisClient, *, task_status: TaskStatus[None]
     ) -> None:
         """Events to the stream, successes to the rotation state, until the bus closes."""
-        from ._redis_events import publish_events
+        from .redis._events import publish_events
 
         state = self._redis_state
         async with self.bus.subscribe(REDIS_EVENT_BUFFER) as events:

@@ -10,11 +10,11 @@ import pytest
 from orchestrator import load_config
 from orchestrator._config import OrchestratorConfig
 from orchestrator._manual import apply_on_redis, apply_to_state_file, state_file_status
-from orchestrator._redis_connection import connected
-from orchestrator._redis_events import events_key
-from orchestrator._redis_state import RedisRotationStore
 from orchestrator._state import save_rotations
 from orchestrator._state_store import ManualRequest, StateStore
+from orchestrator.redis._connection import connected
+from orchestrator.redis._events import events_key
+from orchestrator.redis._state import RedisRotationStore
 
 from .conftest import WriteConfig
 from .fakes.config_text import backend, provider

@@ -71,8 +71,8 @@ def events_command(
 async def _show_redis(
     url: str, prefix: str, follow: bool, lines: int | None, json_output: bool
 ) -> None:
-    from .._redis_connection import connected
-    from .._redis_events import read_events
+    from ..redis._connection import connected
+    from ..redis._events import read_events
 
     async with (
         connected(url) as client,

@@ -51,7 +51,7 @@ def event_log_path(state_file: Path) -> Path:
 def _checked_redis_url(url: str | None) -> str | None:
     """A usage error (exit 2) before anything starts, for a bad URL or no coredis."""
     if url is not None:
-        from .._redis_connection import check_redis_url
+        from ..redis._connection import check_redis_url
 
         try:
             check_redis_url(url)

@@ -236,7 +236,7 @@ async def _announce_waits(
 async def _submit_all(url: str, prefix: str, jobs: list[Job], json_output: bool) -> list[JobResult]:
     """Queue every job (together: one round trip for many), then print each result as
     it lands."""
-    from .._redis_queue import RedisQueue
+    from ..redis._queue import RedisQueue
 
     async with RedisQueue.connect(url, prefix) as queue:
         ids = [""] * len(jobs)

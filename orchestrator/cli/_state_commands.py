@@ -99,8 +99,8 @@ def _manual(
 
 
 async def _redis_status(config: OrchestratorConfig, url: str, prefix: str) -> OrchestratorStatus:
-    from .._redis_connection import connected
-    from .._redis_state import RedisRotationStore
+    from ..redis._connection import connected
+    from ..redis._state import RedisRotationStore
 
     async with connected(url) as client:
         rotations, last = await RedisRotationStore(client, config, prefix).snapshot()
@@ -110,7 +110,7 @@ async def _redis_status(config: OrchestratorConfig, url: str, prefix: str) -> Or
 async def _redis_manual(
     config: OrchestratorConfig, request: ManualRequest, url: str, prefix: str
 ) -> str | None:
-    from .._redis_connection import connected
+    from ..redis._connection import connected
 
     async with connected(url) as client:
         return await apply_on_redis(config, client, prefix, request)

@@ -172,8 +172,8 @@ def worker_command(
     )
     source: JobSource
     if redis is not None:
-        from .._redis_queue import RedisKeys
-        from .._redis_source import RedisJobSource
+        from ..redis._queue import RedisKeys
+        from ..redis._source import RedisJobSource
 
         source = RedisJobSource(
             redis,

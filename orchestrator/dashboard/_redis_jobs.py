@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 import pydantic
 
 from .._job import Job
-from .._redis_queue import GROUP, RedisKeys, RedisQueue, lost_group
+from ..redis._queue import GROUP, RedisKeys, RedisQueue, lost_group
 from ._queue_view import QueuedJob, QueueView, RetryError
 
 if TYPE_CHECKING:
-    from .._redis_connection import RedisClient
+    from ..redis._connection import RedisClient
 
 #: Entries listed from a stream at most.
 LISTED = 500

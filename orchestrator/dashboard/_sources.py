@@ -27,7 +27,7 @@ from ._queue_view import QueueView, RetryError
 from ._spool_jobs import SpoolJobs
 
 if TYPE_CHECKING:
-    from .._redis_connection import RedisClient
+    from ..redis._connection import RedisClient
 
 
 class DashboardSource(Protocol):
@@ -151,7 +151,7 @@ class RedisSource:
     mode = "redis"
 
     def __init__(self, config: OrchestratorConfig, url: str, prefix: str) -> None:
-        from .._redis_queue import RedisKeys
+        from ..redis._queue import RedisKeys
 
         self._config = config
         self._url = url
@@ -161,7 +161,7 @@ class RedisSource:
 
     @asynccontextmanager
     async def opened(self) -> AsyncIterator[None]:
-        from .._redis_connection import connected
+        from ..redis._connection import connected
 
         async with connected(self._url) as client:
             self._client: RedisClient = client
@@ -169,20 +169,20 @@ class RedisSource:
             yield
 
     async def status(self) -> OrchestratorStatus:
-        from .._redis_state import RedisRotationStore
+        from ..redis._state import RedisRotationStore
 
         store = RedisRotationStore(self._client, self._config, self._prefix)
         rotations, last = await store.snapshot()
         return build_status(self._config, rotations, last, time.time())
 
     async def history(self, last: int) -> tuple[list[Event], str]:
-        from .._redis_events import recent_events
+        from ..redis._events import recent_events
 
         texts, cursor = await recent_events(self._client, self._prefix, last)
         return _parsed(texts), cursor
 
     async def follow(self, cursor: str) -> AsyncGenerator[Event, None]:
-        from .._redis_events import events_after
+        from ..redis._events import events_after
 
         async with aclosing(events_after(self._client, self._prefix, cursor)) as following:
             async for _, text in following:

@@ -33,7 +33,7 @@ from pathlib import Path
 import anyio
 
 from orchestrator import Job
-from orchestrator._redis_queue import RedisQueue
+from orchestrator.redis._queue import RedisQueue
 
 from ..redis_server import RedisServer
 from . import rivals

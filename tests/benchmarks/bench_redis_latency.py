@@ -24,7 +24,7 @@ from pathlib import Path
 import anyio
 
 from orchestrator import Job, Orchestrator, load_config
-from orchestrator._redis_queue import RedisQueue
+from orchestrator.redis._queue import RedisQueue
 
 from ..redis_server import RedisServer
 from .bench_redis import start_workers

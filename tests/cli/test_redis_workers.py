@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from orchestrator import Job, JobResult
-from orchestrator._redis_queue import RedisQueue
+from orchestrator.redis._queue import RedisQueue
 
 from ..conftest import WriteConfig
 from ..redis_server import RedisServer

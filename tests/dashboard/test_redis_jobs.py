@@ -7,12 +7,12 @@ import anyio
 import pytest
 
 from orchestrator import Job, Orchestrator, load_config
-from orchestrator._redis_connection import connected
-from orchestrator._redis_source import RedisJobSource
 from orchestrator._worker import Worker
 from orchestrator.dashboard._queue_view import RetryError
 from orchestrator.dashboard._redis_jobs import redis_queue_view, retry_on_redis
 from orchestrator.redis import RedisKeys, RedisQueue
+from orchestrator.redis._connection import connected
+from orchestrator.redis._source import RedisJobSource
 
 from ..conftest import WriteConfig
 from ..fakes.config_text import backend, provider

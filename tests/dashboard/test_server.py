@@ -18,9 +18,6 @@ from orchestrator import Job, load_config
 from orchestrator._config import OrchestratorConfig
 from orchestrator._errors import UsageError
 from orchestrator._events import AttemptStarted, JobQueued, ProviderCooledDown
-from orchestrator._redis_connection import connected
-from orchestrator._redis_events import events_key
-from orchestrator._redis_state import RedisRotationStore
 from orchestrator._sinks import JsonlFileSink
 from orchestrator._state import save_rotations
 from orchestrator.dashboard import (
@@ -34,6 +31,9 @@ from orchestrator.dashboard import (
     serving,
 )
 from orchestrator.redis import RedisKeys, RedisQueue
+from orchestrator.redis._connection import connected
+from orchestrator.redis._events import events_key
+from orchestrator.redis._state import RedisRotationStore
 
 from ..conftest import WriteConfig
 from ..fakes.config_text import backend, provider

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 import anyio
 import structlog
 
-from ._errors import ServiceUnavailableError, UsageError
+from .._errors import ServiceUnavailableError, UsageError
 
 if TYPE_CHECKING:
     import coredis

@@ -9,13 +9,13 @@ import anyio
 import pytest
 
 from orchestrator import Job, Orchestrator, load_config
-from orchestrator._redis_source import RedisJobSource
 from orchestrator._worker import Worker
 from orchestrator.redis import RedisKeys, RedisQueue
+from orchestrator.redis._source import RedisJobSource
 
-from .conftest import WriteConfig
-from .fakes.config_text import backend, provider
-from .redis_server import RedisServer
+from ..conftest import WriteConfig
+from ..fakes.config_text import backend, provider
+from ..redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
 

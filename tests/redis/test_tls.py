@@ -20,10 +20,10 @@ import pytest
 from orchestrator import Job
 from orchestrator.redis import RedisQueue
 
-from .conftest import WriteConfig
-from .fakes.config_text import backend, provider
-from .redis_server import RedisServer, make_certificates
-from .test_redis_queue import make_worker
+from ..conftest import WriteConfig
+from ..fakes.config_text import backend, provider
+from ..redis_server import RedisServer, make_certificates
+from .test_queue import make_worker
 
 pytestmark = pytest.mark.anyio
 

@@ -11,14 +11,7 @@
 
 from __future__ import annotations
 
-try:
-    import coredis  # noqa: F401
-except ImportError as exc:  # pragma: no cover - the test extra installs coredis
-    raise ImportError(
-        "orchestrator.redis needs coredis: pip install 'provider-orchestrator[redis]'"
-    ) from exc
-
-from ._redis_events import redis_event_feed
-from ._redis_queue import DeadLetter, RedisKeys, RedisQueue
+from ._events import redis_event_feed
+from ._queue import DeadLetter, RedisKeys, RedisQueue
 
 __all__ = ["DeadLetter", "RedisKeys", "RedisQueue", "redis_event_feed"]

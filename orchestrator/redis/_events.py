@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import structlog
 
-from ._events import Event, Subscription, parse_event
-from ._redis_connection import connected, key_prefix, redis_errors, until_done
+from .._events import Event, Subscription, parse_event
+from ._connection import connected, key_prefix, redis_errors, until_done
 
 if TYPE_CHECKING:
     from coredis.response.types import StreamEntry
 
-    from ._redis_connection import RedisClient
+    from ._connection import RedisClient
 
 logger = structlog.get_logger("orchestrator.redis")
 EVENTS_MAX = 100_000

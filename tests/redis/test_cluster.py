@@ -12,16 +12,16 @@ import anyio
 import pytest
 
 from orchestrator import Job, Orchestrator, load_config
-from orchestrator._redis_connection import connected
-from orchestrator._redis_events import read_events
-from orchestrator._redis_source import RedisJobSource
 from orchestrator._worker import Worker
 from orchestrator.dashboard import RedisSource
 from orchestrator.redis import RedisKeys, RedisQueue
+from orchestrator.redis._connection import connected
+from orchestrator.redis._events import read_events
+from orchestrator.redis._source import RedisJobSource
 
-from .conftest import WriteConfig
-from .fakes.config_text import backend, provider
-from .redis_cluster import RedisClusterNodes
+from ..conftest import WriteConfig
+from ..fakes.config_text import backend, provider
+from ..redis_cluster import RedisClusterNodes
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 
@@ -103,7 +103,7 @@ def test_a_result_lands_while_the_master_fails_over() -> None:
         text=True,
         timeout=240,
         check=False,
-        cwd=SCENARIO.parent.parent,
+        cwd=SCENARIO.parents[2],
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "2 passed" in done.stdout

@@ -6,14 +6,14 @@ import anyio
 import pytest
 
 from orchestrator import Job, Orchestrator, OrchestratorConfig, load_config
-from orchestrator._redis_connection import connected
-from orchestrator._redis_state import RedisRotationStore
 from orchestrator._rotation import WaitUntil
 from orchestrator._state_store import ManualRequest
+from orchestrator.redis._connection import connected
+from orchestrator.redis._state import RedisRotationStore
 
-from .conftest import WriteConfig
-from .fakes.config_text import backend, provider
-from .redis_server import RedisServer
+from ..conftest import WriteConfig
+from ..fakes.config_text import backend, provider
+from ..redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
 
@@ -122,7 +122,7 @@ async def test_events_reach_the_redis_stream(
     write_config: WriteConfig, redis_server: RedisServer
 ) -> None:
     from orchestrator._events import parse_event
-    from orchestrator._redis_events import read_events
+    from orchestrator.redis._events import read_events
 
     config = load_config(write_config(backend("agent", ["a"]), provider("agent", "a")), environ={})
     async with Orchestrator(config, redis_url=redis_server.url, redis_prefix="ev") as orch:
@@ -198,7 +198,7 @@ async def test_choices_use_a_copy_read_again_within_the_freshness_bound(
 ) -> None:
     """A worker chooses from its copy (no read per job); a cooldown another worker
     records reaches it once the copy is VIEW_FRESH old, its own cooldowns at once."""
-    import orchestrator._redis_state as redis_state
+    import orchestrator.redis._state as redis_state
 
     monkeypatch.setattr(redis_state, "VIEW_FRESH", 0.2)
     config = two_providers(write_config)
@@ -233,7 +233,7 @@ async def test_successes_are_written_behind_and_on_close(
 ) -> None:
     """Successes are counted in the copy at once and in Redis within WRITE_BEHIND; an
     orchestrator closing writes the last of them before it returns."""
-    from orchestrator._redis_state import WRITE_BEHIND
+    from orchestrator.redis._state import WRITE_BEHIND
 
     config = two_providers(write_config)
     async with connected(redis_server.url) as client:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from orchestrator._coalesce import Coalescer
+from orchestrator.redis._coalesce import Coalescer
 
 pytestmark = pytest.mark.anyio
 

@@ -35,18 +35,18 @@ from typing import TYPE_CHECKING, TypeVar, cast
 
 import anyio
 
-from ._config import OrchestratorConfig
-from ._redis_connection import key_prefix, until_done
-from ._rotation import ProviderRotation
-from ._rotation_store import RotationView
-from ._state import NOTHING_USED, LastUsed
-from ._state_store import ManualRequest
-from .limits import Headroom
+from .._config import OrchestratorConfig
+from .._rotation import ProviderRotation
+from .._rotation_store import RotationView
+from .._state import NOTHING_USED, LastUsed
+from .._state_store import ManualRequest
+from ..limits import Headroom
+from ._connection import key_prefix, until_done
 
 _N = TypeVar("_N", int, float)
 
 if TYPE_CHECKING:
-    from ._redis_connection import RedisClient
+    from ._connection import RedisClient
 
 # Returns the hash without ended cooldowns, and the providers whose cooldown
 # this call ended (each recovery is reported by exactly one caller).

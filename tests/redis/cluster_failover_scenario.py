@@ -1,4 +1,4 @@
-"""The failover scenario of ``test_redis_cluster.py``, run by it as a pytest session of
+"""The failover scenario of ``test_cluster.py``, run by it as a pytest session of
 its own (not collected with the suite: see that test's docstring)."""
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import pytest
 from orchestrator import Job, JobResult
 from orchestrator.redis import RedisQueue
 
-from .conftest import WriteConfig
-from .fakes.config_text import backend, provider
-from .redis_cluster import RedisClusterNodes
-from .redis_server import RedisServer
-from .test_redis_cluster import PREFIX, a_key, another_node, worker_for
+from ..conftest import WriteConfig
+from ..fakes.config_text import backend, provider
+from ..redis_cluster import RedisClusterNodes
+from ..redis_server import RedisServer
+from .test_cluster import PREFIX, a_key, another_node, worker_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 

@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, cast
 import pydantic
 import structlog
 
+from .._job import Job, JobResult
 from ._coalesce import Coalescer
-from ._job import Job, JobResult
-from ._redis_connection import connected, key_prefix, until_done
+from ._connection import connected, key_prefix, until_done
 
 if TYPE_CHECKING:
-    from ._redis_connection import RedisClient
+    from ._connection import RedisClient
 
 logger = structlog.get_logger("orchestrator.redis")
 

@@ -41,13 +41,13 @@ import anyio
 import pydantic
 import structlog
 
-from ._job import Job, JobResult
-from ._redis_connection import connected, redis_errors, until_done
-from ._redis_queue import DEFAULT_KEYS, GROUP, RESULT_TTL, RedisKeys, job_id_of, lost_group
-from ._worker_source import Delivery
+from .._job import Job, JobResult
+from .._worker_source import Delivery
+from ._connection import connected, redis_errors, until_done
+from ._queue import DEFAULT_KEYS, GROUP, RESULT_TTL, RedisKeys, job_id_of, lost_group
 
 if TYPE_CHECKING:
-    from ._redis_connection import RedisClient
+    from ._connection import RedisClient
 
 logger = structlog.get_logger("orchestrator.redis")
 
