@@ -43,12 +43,15 @@ ECHO = "/bin/echo"
 SLOTS_PER_WORKER = 8
 
 
-def write_config(directory: Path) -> Path:
+def write_config(directory: Path, command: str = ECHO) -> Path:
+    """One generic backend, ``plain``, whose one provider runs ``command`` (prompt as
+    its argument); the provider is named after the command."""
+    name = Path(command).name
     (directory / "llm_config.toml").write_text(
-        '[backends.plain]\nbackend_type = "generic"\nproviders = ["echo"]\n'
+        f'[backends.plain]\nbackend_type = "generic"\nproviders = ["{name}"]\n'
         '[message_backend]\ndefault = "plain"\norder = ["plain"]\n'
     )
-    (directory / "provider_metadata.toml").write_text(f'[plain.echo]\ncommand = "{ECHO}"\n')
+    (directory / "provider_metadata.toml").write_text(f'[plain.{name}]\ncommand = "{command}"\n')
     return directory
 
 

@@ -27,20 +27,11 @@ from orchestrator import Job, Orchestrator, load_config
 from orchestrator.redis._queue import RedisQueue
 
 from ..redis_server import RedisServer
-from .bench_redis import start_workers
+from .bench_redis import start_workers, write_config
 
 DATE = "/bin/date"
 NOW = "+%s%N"  # date's format: nanoseconds since the epoch
 PAUSE = 0.02
-
-
-def write_config(directory: Path) -> Path:
-    (directory / "llm_config.toml").write_text(
-        '[backends.clock]\nbackend_type = "generic"\nproviders = ["date"]\n'
-        '[message_backend]\ndefault = "clock"\norder = ["clock"]\n'
-    )
-    (directory / "provider_metadata.toml").write_text(f'[clock.date]\ncommand = "{DATE}"\n')
-    return directory
 
 
 def since(before_ns: int, printed: str | None) -> float:
@@ -90,7 +81,7 @@ def main(samples: int, rounds: int) -> None:
     print(f"{samples} samples per round, {rounds} rounds, {PAUSE * 1000:.0f} ms apart")
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
-        config_dir = write_config(root)
+        config_dir = write_config(root, DATE)
         server = RedisServer(root / "redis", fsync="everysec")
         server.start()
         collected: dict[str, list[float]] = {"bare": [], "in-process": [], "redis": []}
