@@ -21,6 +21,7 @@ side, reading entries and filing results, is ``_redis_source``.
 from __future__ import annotations
 
 import functools
+import itertools
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from contextlib import aclosing, asynccontextmanager
@@ -202,24 +203,26 @@ class RedisQueue:
         of them is done and reads their results with it: a round trip per batch of
         results, not per result.
         """
-        waiting = list(dict.fromkeys(job_ids))
-        stored = await self._stored(waiting)  # every one at first: many may be done
+        waiting = dict.fromkeys(job_ids)  # in the order asked; found ones leave it
+        look_at = list(waiting)  # every one at first: many may be done
+        stored = await self._stored(look_at)
         while True:
-            for job_id in waiting:  # in the order asked
+            for job_id in look_at:
                 if job_id in stored:
+                    del waiting[job_id]
                     yield JobResult.model_validate_json(stored[job_id])
-            waiting = [job_id for job_id in waiting if job_id not in stored]
             if not waiting:
                 return
             # Block until a worker's RPUSH for one of the first jobs awaited (results
             # mostly land in that order), and read those jobs' results right after
             # it, in the same round trip. A timeout looks at all of them again.
-            look_at = waiting[:WAKE_KEYS]
+            look_at = list(itertools.islice(waiting, WAKE_KEYS))
             woke, stored = await until_done(
                 functools.partial(self._wait_and_read, look_at), what="wait for result"
             )
             if not woke:
-                stored = await self._stored(waiting)
+                look_at = list(waiting)
+                stored = await self._stored(look_at)
 
     async def _wait_and_read(self, job_ids: list[str]) -> tuple[bool, dict[str, str]]:
         """Wait (up to ``RESULT_RECHECK`` s) for one of ``job_ids`` to be done, then
