@@ -99,6 +99,8 @@ return 1
 VIEW_FRESH = 0.5
 #: Seconds successes gather before they are written to Redis together.
 WRITE_BEHIND = 0.05
+#: Seconds one write of successes may wait for Redis before it is kept for later.
+WRITE_WAIT = 5.0
 
 
 @dataclass
@@ -260,18 +262,22 @@ class RedisRotationStore:
             await self.flush()
 
     async def flush(self) -> None:
-        """Write the successes recorded so far (waiting for Redis if it is away)."""
+        """Write the successes recorded so far.
+
+        A write once started is finished (shielded: cancelling it half-way could leave
+        it done in Redis and kept here, to be counted twice); one that Redis does not
+        take within ``WRITE_WAIT`` seconds is kept for the next try.
+        """
         if self._flush_lock is None:
             self._flush_lock = anyio.Lock()
         async with self._flush_lock:
             unwritten, self._unwritten = self._unwritten, _Unwritten()
             if not unwritten:
                 return
-            try:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(WRITE_WAIT) as late:
                 await until_done(lambda: self._write(unwritten), what="record successes")
-            except BaseException:
-                self._unwritten.merge_older(unwritten)  # cancelled: kept for the next try
-                raise
+            if late.cancelled_caught:
+                self._unwritten.merge_older(unwritten)
 
     async def _write(self, unwritten: _Unwritten) -> None:
         per_backend: dict[str, dict[str, str]] = collections.defaultdict(dict)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import pytest
 
@@ -259,3 +261,31 @@ async def test_successes_are_written_behind_and_on_close(
             await orch.run(Job(prompt="x"))
         assert (await client.hgetall("close:rot:agent"))["ok:a"] == "1"
         assert (await client.hgetall("close:last"))["provider"] == "a"
+
+
+async def test_a_write_of_successes_cancelled_half_way_counts_them_once(
+    write_config: WriteConfig, redis_server: RedisServer
+) -> None:
+    """Closing cancels the writer, maybe in the middle of a write: that write is finished
+    and not kept for the next one (which would count its successes twice)."""
+    config = two_providers(write_config)
+    async with connected(redis_server.url) as client:
+        store = RedisRotationStore(client, config, "once")
+        await store.record_success("agent", "a", advance=False)
+        sent, release = anyio.Event(), anyio.Event()
+        write = store._write
+
+        async def slow_write(unwritten: Any) -> None:
+            await write(unwritten)  # in Redis now; the reply is what is slow
+            sent.set()
+            await release.wait()
+
+        store._write = slow_write  # type: ignore[method-assign]
+        async with anyio.create_task_group() as group:
+            group.start_soon(store.flush)
+            await sent.wait()
+            group.cancel_scope.cancel()  # as a closing orchestrator cancels write_behind
+            release.set()
+        store._write = write  # type: ignore[method-assign]
+        await store.flush()
+        assert (await client.hgetall("once:rot:agent"))["ok:a"] == "1"
