@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
@@ -149,7 +150,7 @@ def test_workers_recovering_at_once_take_each_dead_claim_exactly_once(tmp_path: 
         spools[0].create()
         held = dead_workers(spools[0], 3)
         recovered, errors = recover_together(spools)
-        assert errors == []
+        assert not errors, "".join(traceback.format_exception(errors[0]))
         assert sorted(recovered) == held
         assert sorted(spools[0].pending()) == held
         assert list(spools[0].processing.iterdir()) == []
