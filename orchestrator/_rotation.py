@@ -118,6 +118,21 @@ class ProviderRotation:
         self._require(provider)
         self.failures[provider] = self.failures.get(provider, 0) + 1
 
+    def succeeded(self, provider: str, *, advance: bool) -> None:
+        """A job succeeded on ``provider``: counted, marked used, and with ``advance``
+        the pointer moves on (what every rotation store records)."""
+        self.record_success(provider)
+        self.mark_used(provider)
+        if advance:
+            self.advance()
+
+    def failed(self, provider: str, cooldown_until: float | None) -> None:
+        """An attempt failed on ``provider``: counted, and cooled down until
+        ``cooldown_until`` when one is given."""
+        self.record_failure(provider)
+        if cooldown_until is not None:
+            self.cool_down(provider, cooldown_until)
+
     def cool_down(self, provider: str, until: float) -> None:
         """Skip ``provider`` until ``until``; an existing later end is kept."""
         self._require(provider)

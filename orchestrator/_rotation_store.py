@@ -84,20 +84,13 @@ class MemoryRotationStore:
         return RotationView(rotation, tuple(recovered))
 
     async def record_success(self, backend: str, provider: str, *, advance: bool) -> None:
-        rotation = self.rotations[backend]
-        rotation.record_success(provider)
-        rotation.mark_used(provider)
-        if advance:
-            rotation.advance()
+        self.rotations[backend].succeeded(provider, advance=advance)
         self.changed = True
 
     async def record_failure(
         self, backend: str, provider: str, *, cooldown_until: float | None
     ) -> None:
-        rotation = self.rotations[backend]
-        rotation.record_failure(provider)
-        if cooldown_until is not None:
-            rotation.cool_down(provider, cooldown_until)
+        self.rotations[backend].failed(provider, cooldown_until)
         self.changed = True
 
     async def record_headroom(self, backend: str, provider: str, reading: Headroom) -> None:

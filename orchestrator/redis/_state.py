@@ -177,14 +177,10 @@ class RedisRotationStore:
     async def record_success(self, backend: str, provider: str, *, advance: bool) -> None:
         self._unwritten.increments[(backend, f"ok:{provider}")] += 1
         self._unwritten.values[(backend, "last_used")] = provider
-        rotates = advance and len(self._config.providers[backend]) > 1
-        if rotates:
+        if advance and len(self._config.providers[backend]) > 1:
             self._unwritten.increments[(backend, "index")] += 1
         if (copy := self._copies.get(backend)) is not None:
-            copy.rotation.record_success(provider)
-            copy.rotation.mark_used(provider)
-            if rotates:
-                copy.rotation.advance()
+            copy.rotation.succeeded(provider, advance=advance)
         self._wake_writer()
 
     async def record_failure(
@@ -196,9 +192,7 @@ class RedisRotationStore:
             what="record failure",
         )
         if (copy := self._copies.get(backend)) is not None:
-            copy.rotation.record_failure(provider)
-            if cooldown_until is not None:
-                copy.rotation.cool_down(provider, cooldown_until)
+            copy.rotation.failed(provider, cooldown_until)
 
     async def record_headroom(self, backend: str, provider: str, reading: Headroom) -> None:
         self._unwritten.values[(backend, f"hr:{provider}")] = json.dumps(reading.to_json())
