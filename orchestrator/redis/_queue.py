@@ -28,12 +28,14 @@ from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
+import anyio
 import pydantic
 import structlog
 
 from .._job import Job, JobResult
 from ._coalesce import Coalescer
 from ._connection import connected, key_prefix, until_done
+from ._lane import BLOCK_GRACE, Lane, open_lane
 
 if TYPE_CHECKING:
     from ._connection import RedisClient
@@ -126,20 +128,35 @@ DEFAULT_KEYS = RedisKeys()
 class RedisQueue:
     """The submitting side: queue jobs, await their results.
 
-    ``async with RedisQueue.connect(url) as queue:`` opens it on its own client.
+    ``async with RedisQueue.connect(url) as queue:`` opens it on its own client, with
+    two lanes (see ``_lane``) to a single server: one for submits, one for a wait
+    for results (a second wait at the same time goes through the client).
     """
 
-    def __init__(self, client: RedisClient, keys: RedisKeys = DEFAULT_KEYS) -> None:
+    def __init__(
+        self,
+        client: RedisClient,
+        keys: RedisKeys = DEFAULT_KEYS,
+        *,
+        submit_lane: Lane | None = None,
+        wait_lane: Lane | None = None,
+    ) -> None:
         self._client = client
         self.keys = keys.for_client(client)
         self._submit_script = client.register_script(SUBMIT)
         self._submissions: Coalescer[_Submission, str] = Coalescer(self._submit_many)
+        self._submit_lane = submit_lane
+        self._wait_lane = wait_lane
 
     @classmethod
     @asynccontextmanager
     async def connect(cls, url: str, prefix: str = "orchestrator") -> AsyncIterator[RedisQueue]:
-        async with connected(url) as client:
-            yield cls(client, RedisKeys(prefix))
+        async with (
+            connected(url) as client,
+            open_lane(client) as submit_lane,
+            open_lane(client) as wait_lane,
+        ):
+            yield cls(client, RedisKeys(prefix), submit_lane=submit_lane, wait_lane=wait_lane)
 
     async def submit(self, job: Job, *, idempotency_key: str | None = None) -> str:
         """Queue ``job``; returns the id its result will have.
@@ -168,7 +185,10 @@ class RedisQueue:
             keys += [self.keys.used_id(job.id), self.keys.used_id(suffixed.id)]
             args += ["unique", job.model_dump_json(), suffixed.model_dump_json()]
             args += [job.id, suffixed.id]
-        ids: object = await self._submit_script(keys=keys, args=args)
+        if self._submit_lane is not None:
+            ids: object = await self._submit_lane.script(self._submit_script, keys, args)
+        else:
+            ids = await self._submit_script(keys=keys, args=args)
         return [str(job_id) for job_id in cast(list[str], ids)]
 
     async def dead_letters(self, count: int = 100) -> list[DeadLetter]:
@@ -228,11 +248,25 @@ class RedisQueue:
         """Wait (up to ``RESULT_RECHECK`` s) for one of ``job_ids`` to be done, then
         read their results: one round trip. The worker stores a result before it
         pushes to the done list, in one script, so a wake finds its result."""
-        async with self._client.pipeline(transaction=False) as pipeline:
-            woke = pipeline.blpop([self.keys.done(i) for i in job_ids], timeout=RESULT_RECHECK)
-            texts = pipeline.mget([self.keys.result(i) for i in job_ids])
-        found = zip(job_ids, await texts, strict=True)
-        return (await woke) is not None, {i: text for i, text in found if text is not None}
+        done_keys = [self.keys.done(i) for i in job_ids]
+        result_keys = [self.keys.result(i) for i in job_ids]
+        lane = self._wait_lane
+        if lane is not None and not lane.busy:
+            with anyio.fail_after(RESULT_RECHECK + BLOCK_GRACE):
+                replies = await lane.pipeline(
+                    [["BLPOP", *done_keys, RESULT_RECHECK], ["MGET", *result_keys]]
+                )
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
+            woke, texts = replies
+        else:
+            async with self._client.pipeline(transaction=False) as pipeline:
+                woke_reply = pipeline.blpop(done_keys, timeout=RESULT_RECHECK)
+                texts_reply = pipeline.mget(result_keys)
+            woke, texts = await woke_reply, await texts_reply
+        found = zip(job_ids, texts, strict=True)
+        return woke is not None, {i: text for i, text in found if text is not None}
 
     async def _stored(self, job_ids: list[str]) -> dict[str, str]:
         """The results stored of ``job_ids``: one MGET per ``RESULTS_PER_READ``."""

@@ -11,7 +11,12 @@ Redis through two tasks shared by all its slots:
   finishing at the same moment.
 - The **reader** serves slots still idle with one blocking XREADGROUP for all of
   them, takes over silent workers' entries, and picks up deliveries cut off with
-  a connection.
+  a connection. After handing entries out it lets their jobs start before it
+  reads again (``REARM_DELAY``).
+
+The read and the filing each go over a lane of their own (``_lane``: one
+connection, no writer or reader task in between), the two calls a job waits on;
+on a cluster, and for everything else, coredis' client.
 
 Entries are only ever read for slots that are free: nothing waits in this
 worker while another one idles. An entry stays pending (unacknowledged) while
@@ -44,6 +49,7 @@ import structlog
 from .._job import Job, JobResult
 from .._worker_source import Delivery
 from ._connection import connected, redis_errors, until_done
+from ._lane import BLOCK_GRACE, open_lane
 from ._queue import DEFAULT_KEYS, GROUP, RESULT_TTL, RedisKeys, job_id_of, lost_group
 
 if TYPE_CHECKING:
@@ -57,6 +63,9 @@ OWN_PENDING_SCAN = 1000
 FINISHED_REMEMBERED = 4096
 #: Results filed in one script call at most.
 FILING_BATCH = 64
+#: Seconds the reader lets pass after handing out entries before it reads again, so
+#: that those jobs start first (an entry arriving meanwhile waits that long at most).
+REARM_DELAY = 0.001
 #: Seconds the reader waits for the slots' last read when the worker stops, beyond its block.
 READ_GRACE = 5.0
 
@@ -177,8 +186,13 @@ class RedisJobSource:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        async with connected(self._url, wait=True) as client:
+        async with (
+            connected(self._url, wait=True) as client,
+            open_lane(client) as read_lane,
+            open_lane(client) as filing_lane,
+        ):
             self._client: RedisClient = client
+            self._read_lane, self._filing_lane = read_lane, filing_lane
             self.keys = self.keys.for_client(client)
             self.label = f"redis stream {self.keys.jobs}"
             self._file_results = client.register_script(FILE_RESULTS)
@@ -287,6 +301,8 @@ class RedisJobSource:
             args += [filing.delivery.token, filing.result.model_dump_json()]
             args.append(filing.delivery.raw if failed else "")
         try:
+            if self._filing_lane is not None:
+                return await self._filing_lane.script(self._file_results, keys, args)
             return await self._file_results(keys=keys, args=args)
         except redis_errors():
             if reads:  # entries read before the reply was lost are this worker's now
@@ -304,7 +320,10 @@ class RedisJobSource:
                     await self._reader_wake.wait()
                     self._reader_wake = anyio.Event()
                     continue
-                self._hand_out(await self._read_safely(wanted))
+                if self._hand_out(await self._read_safely(wanted)):
+                    # The slots just served start their jobs before the next read
+                    # goes out: a job waits on its start, an idle slot on nothing.
+                    await anyio.sleep(REARM_DELAY)
         finally:
             done.set()
 
@@ -325,12 +344,16 @@ class RedisJobSource:
             await until_done(self._create_group, what="recreate the consumer group")
         return []
 
-    def _hand_out(self, deliveries: collections.abc.Iterable[Delivery]) -> None:
+    def _hand_out(self, deliveries: collections.abc.Iterable[Delivery]) -> bool:
+        """Make ``deliveries`` ready for ``take``; False when there were none."""
         before = len(self._ready)
         self._ready.extend(deliveries)
-        if len(self._ready) > before and self._arrived is not None:
+        if len(self._ready) == before:
+            return False
+        if self._arrived is not None:
             self._arrived.set()
             self._arrived = anyio.Event()
+        return True
 
     async def _create_group(self) -> None:
         import coredis.exceptions
@@ -349,14 +372,30 @@ class RedisJobSource:
             reclaimed = await self._reclaim()
             if reclaimed is not None:
                 return [reclaimed]
-        reply = await self._client.xreadgroup(
-            GROUP, self.consumer, streams={self.keys.jobs: ">"}, count=wanted, block=self._block_ms
-        )
-        deliveries = []
-        for entry in (reply or {}).get(self.keys.jobs, ()):
-            raw = entry.field_values.get("job")
-            deliveries.append(self._delivery(str(entry.identifier), str(raw) if raw else None))
+        deliveries = (self._delivery(entry, raw) for entry, raw in await self._read_new(wanted))
         return [delivery for delivery in deliveries if delivery is not None]
+
+    async def _read_new(self, wanted: int) -> list[tuple[str, str | None]]:
+        """Up to ``wanted`` new entries (id, job JSON), waiting up to the block for one."""
+        if self._read_lane is None:  # a cluster: through coredis, which follows redirects
+            reply = await self._client.xreadgroup(
+                GROUP,
+                self.consumer,
+                streams={self.keys.jobs: ">"},
+                count=wanted,
+                block=self._block_ms,
+            )
+            entries = (reply or {}).get(self.keys.jobs, ())
+            return [(str(e.identifier), _job_field(e.field_values)) for e in entries]
+        # XREADGROUP ... BLOCK in RESP3: {stream: [[id, [field, value, ...]], ...]}, or
+        # null when the block ran out.
+        with anyio.fail_after(self._block_ms / 1000 + BLOCK_GRACE):
+            streams = await self._read_lane.call(
+                *("XREADGROUP", "GROUP", GROUP, self.consumer, "COUNT", wanted),
+                *("BLOCK", self._block_ms, "STREAMS", self.keys.jobs, ">"),
+            )
+        read = (streams or {}).get(self.keys.jobs) or []
+        return [(str(entry), _job_field(_as_dict(fields))) for entry, fields in read]
 
     def _known(self, entry: str) -> bool:
         """Running here, or finished here: another path to it must not run it again.
@@ -396,9 +435,8 @@ class RedisJobSource:
             if not entries:  # pending, but deleted from the stream: nothing to run
                 await self._client.xack(self.keys.jobs, GROUP, [identifier])
                 continue
-            raw = entries[0].field_values.get("job")
             logger.info("picked up a job whose delivery was cut off", entry=identifier)
-            return self._delivery(identifier, str(raw) if raw else None)
+            return self._delivery(identifier, _job_field(entries[0].field_values))
         self._check_own_pending = False
         return None
 
@@ -426,7 +464,7 @@ class RedisJobSource:
             self.keys.jobs, GROUP, entry.identifier, entry.identifier, 1
         )
         deliveries = pending[0].delivered if pending else 1  # type: ignore[union-attr]
-        raw = entry.field_values.get("job")
+        raw = _job_field(entry.field_values)
         if deliveries > self._max_deliveries:
             await self._dead_letter(entry.identifier, raw, deliveries)
             return None
@@ -485,6 +523,17 @@ class RedisJobSource:
                     raise
                 # The entries are gone with the group; their jobs still file results.
                 logger.warning("could not renew job claims: the consumer group is gone")
+
+
+def _as_dict(flat: list[str] | None) -> dict[str, str]:
+    """``[field, value, field, value...]`` as a dict (a deleted entry's fields: None)."""
+    values = flat or []
+    return dict(zip(values[::2], values[1::2], strict=True))
+
+
+def _job_field(fields: Any) -> str | None:
+    raw = fields.get("job")
+    return str(raw) if raw else None
 
 
 def _pairs(flat: list[str]) -> list[tuple[str, str | None]]:

@@ -17,6 +17,7 @@ from orchestrator.dashboard import RedisSource
 from orchestrator.redis import RedisKeys, RedisQueue
 from orchestrator.redis._connection import connected
 from orchestrator.redis._events import read_events
+from orchestrator.redis._lane import open_lane
 from orchestrator.redis._source import RedisJobSource
 
 from ..conftest import WriteConfig
@@ -72,6 +73,8 @@ async def test_queue_cooldowns_events_and_status_on_a_cluster(
             worker.stop(drain_timeout=5)
     async with connected(url) as client:
         kinds = [text async for text in read_events(client, prefix, last=None, follow=False)]
+        async with open_lane(client) as lane:
+            assert lane is None  # a cluster's calls follow its redirects, through coredis
     source = RedisSource(load_config(directory, environ={}), url, prefix)
     async with source.opened():
         status = await source.status()

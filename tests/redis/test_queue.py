@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 import pytest
 
-from orchestrator import Job, Orchestrator, load_config
+from orchestrator import Job, JobResult, Orchestrator, load_config
 from orchestrator._worker import Worker
 from orchestrator.redis import RedisKeys, RedisQueue
 from orchestrator.redis._source import RedisJobSource
@@ -276,3 +276,38 @@ async def test_a_job_id_used_before_gets_its_own_result_never_the_old_one(
     assert together[0] == "twin"
     assert together[1] != "twin"
     assert [t.output for t in twins] == ["a: x", "a: y"]
+
+
+async def test_a_second_wait_for_results_does_not_queue_behind_the_first(
+    redis_server: RedisServer,
+) -> None:
+    """The queue's wait lane carries one blocking wait; a second one at the same time
+    goes through the client, so its result is seen as soon as it lands."""
+    async with RedisQueue.connect(redis_server.url, "q") as queue:
+        slow, quick = await queue.submit(Job(prompt="slow")), await queue.submit(Job(prompt="q"))
+        landed: list[str] = []
+        first_landed = anyio.Event()
+
+        async def wait_for(job_id: str) -> None:
+            landed.append((await queue.result(job_id)).job_id)
+            first_landed.set()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(wait_for, slow)
+            await anyio.sleep(0.2)  # its blocking wait holds the lane
+            group.start_soon(wait_for, quick)
+            await anyio.sleep(0.2)
+            await store_result(queue, quick)
+            with anyio.fail_after(2):  # well within the 5 s block of the first wait
+                await first_landed.wait()
+            assert landed == [quick]
+            await store_result(queue, slow)
+    assert landed == [quick, slow]
+
+
+async def store_result(queue: RedisQueue, job_id: str) -> None:
+    """What a worker does with a result: store it, then push to its done list."""
+    result = JobResult(job_id=job_id, status="succeeded")
+    client = queue._client
+    await client.set(queue.keys.result(job_id), result.model_dump_json())
+    await client.rpush(queue.keys.done(job_id), ["1"])

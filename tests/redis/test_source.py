@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import aclosing
+from typing import Any
 
 import anyio
 import pytest
@@ -97,13 +98,13 @@ async def test_results_finishing_together_go_out_in_one_call(
         ids = [await queue.submit(Job(prompt=f"job {n}")) for n in range(10)]
         taken = [await source.take() for _ in range(5)]
         calls: list[int] = []
-        script = source._file_results
+        file = source._file
 
-        async def counted(**arguments: object) -> object:
-            calls.append(len(arguments["keys"]) // 3)  # type: ignore[arg-type]
-            return await script(**arguments)  # type: ignore[arg-type]
+        async def counted(batch: list[Any], reads: int) -> object:
+            calls.append(len(batch))
+            return await file(batch, reads)
 
-        source._file_results = counted  # type: ignore[assignment]
+        source._file = counted  # type: ignore[method-assign]
         async with anyio.create_task_group() as group:
             for delivery in taken:
                 assert delivery is not None
@@ -130,13 +131,13 @@ async def test_a_busy_worker_runs_every_job_once(
     jobs = 60
     async with RedisQueue.connect(redis_server.url, "s") as queue:
         submit_calls: list[int] = []
-        script = queue._submit_script
+        submit_many = queue._submit_many
 
-        async def counted(**arguments: object) -> object:
-            submit_calls.append(1)
-            return await script(**arguments)  # type: ignore[arg-type]
+        async def counted(submissions: list[Any]) -> list[str]:
+            submit_calls.append(len(submissions))
+            return await submit_many(submissions)
 
-        queue._submit_script = counted  # type: ignore[assignment]
+        queue._submissions.send = counted
         async with anyio.create_task_group() as group:
             await group.start(worker.run)
             ids = [f"many-{n}" for n in range(jobs)]

@@ -19,6 +19,8 @@ import pytest
 
 from orchestrator import Job
 from orchestrator.redis import RedisQueue
+from orchestrator.redis._connection import connected
+from orchestrator.redis._lane import open_lane
 
 from ..conftest import WriteConfig
 from ..fakes.config_text import backend, provider
@@ -65,6 +67,17 @@ async def test_jobs_run_over_tls_as_an_acl_user(
                 result = await queue.result(job_id)
             worker.stop(drain_timeout=5)
     assert result.output == "a: over tls"
+
+
+async def test_a_lane_keeps_its_tls_connection_between_calls(tls_redis: RedisServer) -> None:
+    """Over TLS the lane logs in as alice, and idle moments between calls do not
+    make it think its connection was closed (late TLS records must not count)."""
+    async with connected(tls_redis.url_for("alice", PASSWORD)) as client, open_lane(client) as lane:
+        assert lane is not None
+        for _ in range(3):
+            assert await lane.call("ACL", "WHOAMI") == "alice"
+            await anyio.sleep(0.2)
+        assert lane.connects == 1
 
 
 def status(url: str, config_dir: Path) -> subprocess.CompletedProcess[str]:
