@@ -14,7 +14,8 @@ under asyncio and trio, on a private ``redis-server``:
 - a blocked read's wake: ``BLPOP`` waiting, then an ``RPUSH`` from another
   connection; the time from before the push to the waiter having its reply,
   the waiter through coredis' client or through a lane (the push through a
-  lane both times).
+  lane), and both on bare anyio sockets: the floor of a hop from one process
+  through Redis to another on this machine.
 
 Medians and 90th percentiles in milliseconds.
 """
@@ -31,11 +32,12 @@ from pathlib import Path
 import anyio
 import coredis
 
-from orchestrator.redis._lane import open_lane
+from orchestrator.redis._lane import open_lane, pack
 
 from ..redis_server import RedisServer
 
 PAUSE = 0.02
+HOST = "127.0.0.1"
 
 
 async def idle_timings(samples: int, call: Callable[[], Awaitable[object]]) -> list[float]:
@@ -81,7 +83,7 @@ async def measure(url: str, port: int, samples: int) -> dict[str, list[float]]:
         assert waiting_lane is not None
         connection = await client.connection_pool.get_connection()
         client.connection_pool.release(connection)
-        socket_stream = await anyio.connect_tcp("127.0.0.1", port)
+        socket_stream = await anyio.connect_tcp(HOST, port)
         async with socket_stream:
 
             async def bare_ping() -> None:
@@ -104,6 +106,18 @@ async def measure(url: str, port: int, samples: int) -> dict[str, list[float]]:
         figures["wake lane"] = await wake_timings(
             samples, lambda: waiting_lane.call("BLPOP", "bench-lane", 5), push
         )
+        pusher, waiter = await anyio.connect_tcp(HOST, port), await anyio.connect_tcp(HOST, port)
+        async with pusher, waiter:
+
+            async def bare_wait() -> None:
+                await waiter.send(pack([["BLPOP", "bench-lane", 5]]))
+                await waiter.receive()
+
+            async def bare_push() -> None:
+                await pusher.send(pack([["RPUSH", "bench-lane", "1"]]))
+                await pusher.receive()
+
+            figures["wake bare sockets"] = await wake_timings(samples, bare_wait, bare_push)
     return figures
 
 
