@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 #: A command: its name, then its arguments.
 Command = Sequence[str | int | bytes]
+#: What a connection that went away raises (as coredis' ConnectionError to callers).
+_CUT_OFF = (OSError, anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError)
 #: Seconds to connect (and log in) when the client has no connect timeout of its own.
 CONNECT_TIMEOUT = 10.0
 #: Seconds beyond its own block a blocking call may take before its lane gives up on
@@ -91,7 +93,7 @@ class Lane:
                 stream = await self._connected()
                 await stream.send(pack(commands))
                 return [await self._reply(stream) for _ in commands]
-            except (OSError, anyio.EndOfStream, anyio.BrokenResourceError) as exc:
+            except _CUT_OFF as exc:
                 await self._drop()
                 raise coredis.exceptions.ConnectionError(f"Redis lane: {exc!r}") from exc
             except BaseException:
@@ -113,8 +115,9 @@ class Lane:
             return await self.call("EVAL", str(script.script), len(keys), *keys, *args)
 
     async def aclose(self) -> None:
-        async with self._lock:
-            await self._drop()
+        """Close the connection; a call still waiting on it (a blocking wait in a task
+        that outlived the lane's owner) ends with ``ConnectionError``."""
+        await self._drop()
 
     async def _connected(self) -> anyio.abc.ByteStream:
         if self._stream is not None and self._closed_while_idle(self._stream):

@@ -92,6 +92,25 @@ async def test_a_call_cut_off_leaves_no_reply_for_the_next(redis_server: RedisSe
         assert await client.llen("queue") == 1
 
 
+async def test_closing_a_lane_ends_a_wait_still_on_it(redis_server: RedisServer) -> None:
+    async with lane_to(redis_server.url) as (_, lane):
+        failed = anyio.Event()
+
+        async def wait() -> None:
+            with pytest.raises(coredis.exceptions.ConnectionError):
+                await lane.call("BLPOP", "never", 10)
+            failed.set()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(wait)
+            await anyio.sleep(0.2)
+            assert lane.busy
+            with anyio.fail_after(2):
+                await lane.aclose()
+                await failed.wait()
+        assert not lane.busy
+
+
 async def test_a_server_away_raises_an_error_callers_wait_out() -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"
     async with lane_to_unconnected(url) as lane:
