@@ -11,7 +11,8 @@ file synced every second as deployed), then for each count of worker processes
 submit to the last result. Beside it, in the same run, the same trivial CLI
 (``/bin/echo``) run bare with ``anyio.run_process`` at the same total
 concurrency. Medians of the rounds, interleaved; the ratio is
-orchestrated / bare. Each job through Redis costs a stream read, a claim, the
+orchestrated / bare. While one contender runs, every other one's worker processes
+are stopped (SIGSTOP), so that none pays for another's idle polling. Each job through Redis costs a stream read, a claim, the
 shared rotation state (a Lua script), events on the event stream, the result
 and its acknowledgement: that, not the process, is what the figure measures.
 """
@@ -21,13 +22,14 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
-from contextlib import ExitStack, aclosing
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack, aclosing, contextmanager
 from pathlib import Path
 
 import anyio
@@ -103,28 +105,48 @@ async def through_redis(url: str, tag: str, jobs: int) -> float:
 
 def start_rivals(
     count: int, url: str, logs: Path, stack: ExitStack
-) -> dict[str, Callable[[str, int], Awaitable[float]]]:
+) -> dict[str, tuple[Callable[[str, int], Awaitable[float]], list[subprocess.Popen[bytes]]]]:
     """``count`` arq and ``count`` streaQ worker processes, when both are installed;
-    the functions that measure each (ready once a first small round has run)."""
+    per rival the function that measures it (ready once a first small round has run)
+    and its worker processes."""
     try:
         import arq  # noqa: F401
         import streaq  # noqa: F401
     except ImportError:
         print("arq or streaQ not installed: pip install -e '.[test]' to compare them")
         return {}
-    for kind in ("arq", "streaq"):
+    measures: dict[str, Callable[[str, int], Awaitable[float]]] = {
+        "arq": rivals.through_arq,
+        "streaq": rivals.through_streaq,
+    }
+    started = {}
+    for kind, measure in measures.items():
+        processes = []
         for index in range(count):
             log = stack.enter_context((logs / f"{kind}{index}.log").open("w+b"))
             argv = [sys.executable, "-m", "tests.benchmarks.rivals", kind, url]
             rival = subprocess.Popen(argv, stdout=log, stderr=log)
             stack.callback(stop, rival)
-    measures: dict[str, Callable[[str, int], Awaitable[float]]] = {
-        "arq": rivals.through_arq,
-        "streaq": rivals.through_streaq,
-    }
-    for measure in measures.values():
+            processes.append(rival)
         anyio.run(measure, url, 2 * SLOTS_PER_WORKER)  # waits for the workers to be up
-    return measures
+        started[kind] = (measure, processes)
+    return started
+
+
+@contextmanager
+def alone(
+    running: list[subprocess.Popen[bytes]], every: list[subprocess.Popen[bytes]]
+) -> Iterator[None]:
+    """Every worker process but ``running`` stopped (SIGSTOP) meanwhile: an idle
+    worker polling Redis (arq every 5 ms) would take CPU from the one measured."""
+    paused = [process for process in every if process not in running]
+    for process in paused:
+        process.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for process in paused:
+            process.send_signal(signal.SIGCONT)
 
 
 def main(jobs: int, rounds: int, counts: list[int]) -> None:
@@ -138,14 +160,18 @@ def main(jobs: int, rounds: int, counts: list[int]) -> None:
             for count in counts:
                 rates: dict[str, list[float]] = collections.defaultdict(list)
                 with ExitStack() as stack:
-                    start_workers(count, server.url, config_dir, root, stack)
+                    ours = start_workers(count, server.url, config_dir, root, stack)
                     others = start_rivals(count, server.url, root, stack)
+                    every = ours + [p for _, processes in others.values() for p in processes]
                     for round_ in range(rounds):
                         tag = f"w{count}r{round_}"
-                        rates["bare"].append(anyio.run(bare, jobs, count * SLOTS_PER_WORKER))
-                        rates["ours"].append(anyio.run(through_redis, server.url, tag, jobs))
-                        for name, measure in others.items():
-                            rates[name].append(anyio.run(measure, server.url, jobs))
+                        with alone([], every):
+                            rates["bare"].append(anyio.run(bare, jobs, count * SLOTS_PER_WORKER))
+                        with alone(ours, every):
+                            rates["ours"].append(anyio.run(through_redis, server.url, tag, jobs))
+                        for name, (measure, processes) in others.items():
+                            with alone(processes, every):
+                                rates[name].append(anyio.run(measure, server.url, jobs))
                 medians = {name: statistics.median(values) for name, values in rates.items()}
                 line = f"{count} worker process(es) x {SLOTS_PER_WORKER} slots:"
                 for name, rate in medians.items():
@@ -153,6 +179,11 @@ def main(jobs: int, rounds: int, counts: list[int]) -> None:
                 for name in others:
                     line += f" ours/{name} {medians['ours'] / medians[name]:.2f},"
                 print(line.rstrip(","))
+                rounds_line = "; ".join(
+                    f"{name} " + " ".join(f"{rate:.0f}" for rate in values)
+                    for name, values in rates.items()
+                )
+                print(f"  rounds: {rounds_line}")
         finally:
             server.stop()
 
