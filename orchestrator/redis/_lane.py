@@ -68,6 +68,7 @@ class Lane:
         self._settings = settings
         self._stream: anyio.abc.ByteStream | None = None
         self._lock = anyio.Lock(fast_acquire=True)
+        self._parser: Any = None  # coredis' RESP3 parser, one per connection
         self.connects = 0  # connections made, for tests and diagnostics
 
     @property
@@ -188,11 +189,12 @@ class Lane:
         raw = stream.extra(anyio.abc.SocketAttribute.raw_socket, None)
         if raw is None:
             return False
+        poller = select.poll()  # not select(): it refuses descriptors past 1023
+        poller.register(raw.fileno(), select.POLLIN)
         try:
-            readable, _, _ = select.select([raw.fileno()], [], [], 0)
-        except (OSError, ValueError):
+            return bool(poller.poll(0))  # end of stream, or bytes nobody asked for
+        except OSError:
             return True
-        return bool(readable)  # end of stream, or bytes nobody asked for
 
     async def _drop(self) -> None:
         stream, self._stream = self._stream, None

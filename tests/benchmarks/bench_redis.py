@@ -10,11 +10,11 @@ file synced every second as deployed), then for each count of worker processes
 ``RedisQueue`` and waits for every result; the clock runs from the first
 submit to the last result. Beside it, in the same run, the same trivial CLI
 (``/bin/echo``) run bare with ``anyio.run_process`` at the same total
-concurrency. Medians of the rounds, interleaved; the ratio is
-orchestrated / bare. While one contender runs, every other one's worker processes
-are stopped (SIGSTOP), so that none pays for another's idle polling. Each job through Redis costs a stream read, a claim, the
-shared rotation state (a Lua script), events on the event stream, the result
-and its acknowledgement: that, not the process, is what the figure measures.
+concurrency. Medians of the rounds, interleaved; the ratio is orchestrated / bare.
+While one contender runs, every other one's worker processes are stopped
+(SIGSTOP), so that none pays for another's idle polling. What a job through Redis
+costs beyond the process (its read, its result, its share of the events and of
+the shared rotation state) is what the figure measures.
 """
 
 from __future__ import annotations

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import resource
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
+import anyio.abc
 import coredis
 import coredis.exceptions
 import pytest
@@ -78,6 +81,28 @@ async def test_a_connection_closed_while_idle_is_replaced_before_a_request(
         assert await lane.call("INCR", "counter") == 1
         assert lane.connects == 2
         assert await client.get("counter") == "1"
+
+
+async def test_a_connection_past_descriptor_1023_is_kept(redis_server: RedisServer) -> None:
+    """A worker running many children holds many descriptors: a lane whose socket comes
+    after 1023 (past what select() takes) still keeps its one connection."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"this process may open {hard} descriptors at most")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    null = os.open(os.devnull, os.O_RDONLY)
+    taken = [os.dup(null) for _ in range(1100 - null)]
+    try:
+        async with lane_to(redis_server.url) as (_, lane):
+            for _ in range(3):
+                assert await lane.call("PING") == "PONG"
+            assert lane._stream is not None
+            assert lane._stream.extra(anyio.abc.SocketAttribute.raw_socket).fileno() > 1023
+            assert lane.connects == 1
+    finally:
+        for descriptor in [*taken, null]:
+            os.close(descriptor)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 async def test_a_call_cut_off_leaves_no_reply_for_the_next(redis_server: RedisServer) -> None:
