@@ -164,7 +164,9 @@ class Lane:
         commands: list[Command] = [hello]
         if settings.get("db"):
             commands.append(["SELECT", settings["db"]])
-        self._parser = _parser()
+        from coredis.parser import Parser
+
+        self._parser = Parser()
         await stream.send(pack(commands))
         for _ in commands:
             reply = await self._reply(stream)
@@ -202,10 +204,17 @@ class Lane:
             await anyio.aclose_forcefully(stream)
 
 
-def _parser() -> Any:
-    from coredis.parser import Parser
-
-    return Parser()
+async def run_script(
+    script: coredis.commands.script.Script[str],
+    keys: Sequence[str],
+    args: Command,
+    *,
+    lane: Lane | None,
+) -> Any:
+    """``script`` over ``lane``, or through coredis' client where there is no lane."""
+    if lane is not None:
+        return await lane.script(script, keys, args)
+    return await script(keys=keys, args=args)
 
 
 @asynccontextmanager
@@ -226,4 +235,4 @@ async def open_lane(client: RedisClient) -> AsyncIterator[Lane | None]:
             await lane.aclose()
 
 
-__all__ = ["BLOCK_GRACE", "Lane", "open_lane", "pack"]
+__all__ = ["BLOCK_GRACE", "Lane", "open_lane", "pack", "run_script"]

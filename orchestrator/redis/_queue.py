@@ -35,7 +35,7 @@ import structlog
 from .._job import Job, JobResult
 from ._coalesce import Coalescer
 from ._connection import connected, key_prefix, until_done
-from ._lane import BLOCK_GRACE, Lane, open_lane
+from ._lane import BLOCK_GRACE, Lane, open_lane, run_script
 
 if TYPE_CHECKING:
     from ._connection import RedisClient
@@ -185,10 +185,7 @@ class RedisQueue:
             keys += [self.keys.used_id(job.id), self.keys.used_id(suffixed.id)]
             args += ["unique", job.model_dump_json(), suffixed.model_dump_json()]
             args += [job.id, suffixed.id]
-        if self._submit_lane is not None:
-            ids: object = await self._submit_lane.script(self._submit_script, keys, args)
-        else:
-            ids = await self._submit_script(keys=keys, args=args)
+        ids = await run_script(self._submit_script, keys, args, lane=self._submit_lane)
         return [str(job_id) for job_id in cast(list[str], ids)]
 
     async def dead_letters(self, count: int = 100) -> list[DeadLetter]:

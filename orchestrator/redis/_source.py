@@ -49,7 +49,7 @@ import structlog
 from .._job import Job, JobResult
 from .._worker_source import Delivery
 from ._connection import connected, redis_errors, until_done
-from ._lane import BLOCK_GRACE, open_lane
+from ._lane import BLOCK_GRACE, open_lane, run_script
 from ._queue import DEFAULT_KEYS, GROUP, RESULT_TTL, RedisKeys, job_id_of, lost_group
 
 if TYPE_CHECKING:
@@ -301,9 +301,7 @@ class RedisJobSource:
             args += [filing.delivery.token, filing.result.model_dump_json()]
             args.append(filing.delivery.raw if failed else "")
         try:
-            if self._filing_lane is not None:
-                return await self._filing_lane.script(self._file_results, keys, args)
-            return await self._file_results(keys=keys, args=args)
+            return await run_script(self._file_results, keys, args, lane=self._filing_lane)
         except redis_errors():
             if reads:  # entries read before the reply was lost are this worker's now
                 self._check_own_pending = True

@@ -34,6 +34,14 @@ async def lane_to(url: str) -> AsyncIterator[tuple[coredis.Redis[str], Lane]]:
         yield client, lane
 
 
+@asynccontextmanager
+async def lane_to_unconnected(url: str) -> AsyncIterator[Lane]:
+    """A lane from a client that never connected (its server may be away)."""
+    async with open_lane(coredis.Redis.from_url(url, decode_responses=True)) as lane:
+        assert lane is not None
+        yield lane
+
+
 def test_commands_are_packed_as_resp_bulk_strings() -> None:
     assert pack([["SET", "k", 12], [b"GET", "é"]]) == (
         b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n12\r\n*2\r\n$3\r\nGET\r\n$2\r\n\xc3\xa9\r\n"
@@ -142,13 +150,6 @@ async def test_a_server_away_raises_an_error_callers_wait_out() -> None:
         with pytest.raises(redis_errors()) as raised:
             await lane.call("PING")
         assert isinstance(raised.value, coredis.exceptions.ConnectionError)
-
-
-@asynccontextmanager
-async def lane_to_unconnected(url: str) -> AsyncIterator[Lane]:
-    async with open_lane(coredis.Redis.from_url(url, decode_responses=True)) as lane:
-        assert lane is not None
-        yield lane
 
 
 async def test_the_lane_logs_in_as_the_url_user_and_uses_its_database(tmp_path: Path) -> None:
